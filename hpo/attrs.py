@@ -1,0 +1,53 @@
+"""Names of the trial user attributes hpo records, and the trial's stage.
+
+They are *user* attributes so that optuna-dashboard shows them; together they let a new
+controller rebuild everything from storage plus the backend.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Stage(enum.StrEnum):
+    """The controller's finer view of a RUNNING Optuna trial (see DESIGN.md, Trial lifecycle)."""
+
+    ASKED = "asked"
+    STAGED = "staged"  # params.json written
+    SUBMITTED = "submitted"  # job id recorded
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PRUNED = "pruned"
+
+
+BACKEND = "backend"
+JOB_ID = "job_id"
+JOB_NAME = "job_name"
+ATTEMPT = "attempt"
+STAGE = "stage"
+TRIAL_URI = "trial_uri"
+LOG = "log"
+LOG_STREAM = "log_stream"
+SUBMITTED_AT = "submitted_at"
+STARTED_AT = "started_at"
+ENDED_AT = "ended_at"
+COMPUTE_SECONDS = "compute_seconds"
+FAIL_REASON = "fail_reason"
+EXIT_CODE = "exit_code"
+ATTEMPTS_LOG = "attempts"  # list of {"attempt", "job_id", "reason", ...} for earlier attempts
+METRICS = "metrics"
+RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
+
+RESERVED = frozenset(
+    {
+        BACKEND, JOB_ID, JOB_NAME, ATTEMPT, STAGE, TRIAL_URI, LOG, LOG_STREAM, SUBMITTED_AT,
+        STARTED_AT, ENDED_AT, COMPUTE_SECONDS, FAIL_REASON, EXIT_CODE, ATTEMPTS_LOG, METRICS,
+        RETRY_OF,
+    }
+)  # fmt: skip
+
+# Study user attributes.
+STUDY_SPEC = "hpo_spec"
+STUDY_RUN_SECONDS = "hpo_run_seconds"
+STUDY_LEASE = "hpo_lease"

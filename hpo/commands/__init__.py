@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per family; ``hpo.cli`` assembles them."""

@@ -1,0 +1,175 @@
+"""Turn a validated spec into Optuna objects: storage, sampler, pruner, distributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from hpo.errors import SpecError, StorageError
+from hpo.spec import models as m
+from hpo.spec.loader import StudyFile
+
+
+def distributions(spec: m.StudySpec) -> dict[str, BaseDistribution]:
+    """One Optuna distribution per search-space entry, in file order."""
+    out: dict[str, BaseDistribution] = {}
+    for name, param in spec.search_space.items():
+        if isinstance(param, m.FloatParam):
+            out[name] = FloatDistribution(param.low, param.high, log=param.log, step=param.step)
+        elif isinstance(param, m.IntParam):
+            out[name] = IntDistribution(param.low, param.high, log=param.log, step=param.step)
+        else:
+            out[name] = CategoricalDistribution(param.choices)
+    return out
+
+
+def grid(spec: m.StudySpec, source: str) -> dict[str, list[Any]]:
+    """The grid GridSampler walks: categoricals, ints and floats with a step."""
+    out: dict[str, list[Any]] = {}
+    for name, param in spec.search_space.items():
+        if isinstance(param, m.CategoricalParam):
+            out[name] = list(param.choices)
+        elif isinstance(param, m.IntParam) and not param.log:
+            out[name] = list(range(param.low, param.high + 1, param.step))
+        elif isinstance(param, m.FloatParam) and param.step is not None:
+            n = int(round((param.high - param.low) / param.step))
+            out[name] = [round(param.low + i * param.step, 12) for i in range(n + 1)]
+        else:
+            raise SpecError(
+                "the grid sampler needs a finite set of values",
+                file=source,
+                field=f"search_space.{name}",
+                hint="give this parameter a 'step' or make it categorical",
+            )
+    return out
+
+
+def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseSampler:
+    """The sampler the spec asks for (TPE with constant liar and multivariate by default)."""
+    s = spec.sampler
+    seed = s.seed
+    if isinstance(s, m.TPESamplerSpec):
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            n_startup_trials=s.n_startup_trials,
+            n_ei_candidates=s.n_ei_candidates,
+            multivariate=s.multivariate,
+            constant_liar=s.constant_liar,
+            group=s.group and s.multivariate,
+        )
+    if isinstance(s, m.GPSamplerSpec):
+        try:
+            return optuna.samplers.GPSampler(
+                seed=seed,
+                n_startup_trials=s.n_startup_trials,
+                deterministic_objective=s.deterministic_objective,
+            )
+        except ImportError as exc:  # GPSampler needs torch and scipy
+            raise SpecError(
+                f"the gp sampler needs extra packages: {exc}",
+                file=source,
+                field="sampler.type",
+                hint="pip install torch scipy, or use 'tpe'",
+            ) from None
+    if isinstance(s, m.CmaEsSamplerSpec):
+        return optuna.samplers.CmaEsSampler(
+            seed=seed, n_startup_trials=s.n_startup_trials, sigma0=s.sigma0,
+            with_margin=s.with_margin,
+        )  # fmt: skip
+    if isinstance(s, m.RandomSamplerSpec):
+        return optuna.samplers.RandomSampler(seed=seed)
+    if isinstance(s, m.QMCSamplerSpec):
+        return optuna.samplers.QMCSampler(
+            seed=seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
+        )
+    if isinstance(s, m.NSGAIISamplerSpec):
+        return optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=s.population_size, mutation_prob=s.mutation_prob,
+            crossover_prob=s.crossover_prob,
+        )  # fmt: skip
+    return optuna.samplers.GridSampler(grid(spec, source), seed=seed)
+
+
+def pruner(spec: m.PrunerSpec | None) -> optuna.pruners.BasePruner:
+    """The pruner the spec asks for; ``none`` is Optuna's NopPruner."""
+    if spec is None or isinstance(spec, m.NoPrunerSpec):
+        return optuna.pruners.NopPruner()
+    if isinstance(spec, m.PercentilePrunerSpec):
+        return optuna.pruners.PercentilePruner(
+            spec.percentile, n_startup_trials=spec.n_startup_trials,
+            n_warmup_steps=spec.n_warmup_steps, interval_steps=spec.interval_steps,
+            n_min_trials=spec.n_min_trials,
+        )  # fmt: skip
+    if isinstance(spec, m.MedianPrunerSpec):
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=spec.n_startup_trials, n_warmup_steps=spec.n_warmup_steps,
+            interval_steps=spec.interval_steps, n_min_trials=spec.n_min_trials,
+        )  # fmt: skip
+    if isinstance(spec, m.SuccessiveHalvingPrunerSpec):
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=spec.min_resource, reduction_factor=spec.reduction_factor,
+            min_early_stopping_rate=spec.min_early_stopping_rate,
+            bootstrap_count=spec.bootstrap_count,
+        )  # fmt: skip
+    if isinstance(spec, m.HyperbandPrunerSpec):
+        return optuna.pruners.HyperbandPruner(
+            min_resource=spec.min_resource, max_resource=spec.max_resource,
+            reduction_factor=spec.reduction_factor, bootstrap_count=spec.bootstrap_count,
+        )  # fmt: skip
+    return optuna.pruners.PatientPruner(
+        pruner(spec.wrapped) if spec.wrapped else None,
+        patience=spec.patience,
+        min_delta=spec.min_delta,
+    )
+
+
+def storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``: an RDB URL, or a journal file path (the default)."""
+    try:
+        if "://" in url:
+            return optuna.storages.RDBStorage(url)
+        from optuna.storages.journal import JournalFileBackend
+
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+        raise StorageError(
+            f"cannot open storage {url!r}: {exc}",
+            hint="check the 'storage' field (a file path or a database URL)",
+        ) from exc
+
+
+def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
+    """Create the study, or load it when it exists (resume)."""
+    spec = study.spec
+    directions = spec.objective.study_directions
+    kwargs: dict[str, Any] = {"directions": directions} if len(directions) > 1 else {
+        "direction": directions[0]
+    }
+    return optuna.create_study(
+        storage=storage_obj,
+        study_name=spec.name,
+        sampler=sampler(spec, str(study.path)),
+        pruner=pruner(spec.pruner),
+        load_if_exists=True,
+        **kwargs,
+    )
+
+
+def load_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
+    """Load an existing study read-only style (no sampler state needed); clear error if absent."""
+    try:
+        return optuna.load_study(study_name=study.spec.name, storage=storage_obj)
+    except KeyError:
+        raise StorageError(
+            f"study {study.spec.name!r} does not exist in {study.storage_url}",
+            hint=f"start it with: hpo run {study.path}",
+        ) from None

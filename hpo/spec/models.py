@@ -1,0 +1,417 @@
+"""Pydantic models of the study file (``study.yaml``).
+
+Every model forbids unknown fields so that a typo is an error, not a silently ignored
+setting. Variants (samplers, pruners, backends) are tagged unions on ``type``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Direction = Literal["minimize", "maximize"]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 3600, '30m' or '2h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use seconds or e.g. '30m', '2h'")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0 or not math.isfinite(seconds):
+        raise ValueError("a duration must be a positive number of seconds")
+    return seconds
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- objective
+
+
+class ObjectiveSpec(_Model):
+    """What the trainer's result is judged by: one metric and direction, or several."""
+
+    metric: str | None = None
+    direction: Direction | None = None
+    metrics: list[str] | None = None
+    directions: list[Direction] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ObjectiveSpec:
+        if self.directions is not None and self.direction is not None:
+            raise ValueError("give either 'direction' or 'directions', not both")
+        if self.directions is None and self.direction is None:
+            raise ValueError("missing 'direction' (minimize or maximize)")
+        if self.directions is not None:
+            if len(self.directions) < 2:
+                raise ValueError("'directions' needs at least two entries; use 'direction'")
+            if self.metrics is not None and len(self.metrics) != len(self.directions):
+                raise ValueError("'metrics' and 'directions' must have the same length")
+        elif self.metrics is not None:
+            raise ValueError("'metrics' goes with 'directions'; use 'metric' for one objective")
+        return self
+
+    @property
+    def study_directions(self) -> list[Direction]:
+        return list(self.directions) if self.directions else [self.direction]  # type: ignore[list-item]
+
+    @property
+    def metric_names(self) -> list[str] | None:
+        if self.metrics:
+            return list(self.metrics)
+        return [self.metric] if self.metric else None
+
+
+# --------------------------------------------------------------------------- search space
+
+
+class FloatParam(_Model):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FloatParam:
+        if not self.low < self.high:
+            raise ValueError("'low' must be smaller than 'high'")
+        if self.log and self.low <= 0:
+            raise ValueError("'log: true' needs 'low' > 0")
+        if self.log and self.step is not None:
+            raise ValueError("'log' and 'step' cannot be combined")
+        if self.step is not None and self.step <= 0:
+            raise ValueError("'step' must be positive")
+        return self
+
+
+class IntParam(_Model):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> IntParam:
+        if not self.low < self.high:
+            raise ValueError("'low' must be smaller than 'high'")
+        if self.log and self.low < 1:
+            raise ValueError("'log: true' needs 'low' >= 1")
+        if self.log and self.step != 1:
+            raise ValueError("'log' and 'step' cannot be combined")
+        if self.step < 1:
+            raise ValueError("'step' must be >= 1")
+        return self
+
+
+Choice = bool | int | float | str | None
+
+
+class CategoricalParam(_Model):
+    type: Literal["categorical"]
+    choices: list[Choice] = Field(min_length=1)
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+class _Sampler(_Model):
+    seed: int | None = None
+
+
+class TPESamplerSpec(_Sampler):
+    type: Literal["tpe"] = "tpe"
+    n_startup_trials: int = Field(10, ge=0)
+    n_ei_candidates: int = Field(24, ge=1)
+    multivariate: bool = True
+    constant_liar: bool = True
+    group: bool = False
+
+
+class GPSamplerSpec(_Sampler):
+    type: Literal["gp"]
+    n_startup_trials: int = Field(10, ge=0)
+    deterministic_objective: bool = False
+
+
+class CmaEsSamplerSpec(_Sampler):
+    type: Literal["cmaes"]
+    n_startup_trials: int = Field(1, ge=0)
+    sigma0: float | None = Field(None, gt=0)
+    with_margin: bool = False
+
+
+class RandomSamplerSpec(_Sampler):
+    type: Literal["random"]
+
+
+class QMCSamplerSpec(_Sampler):
+    type: Literal["qmc"]
+    qmc_type: Literal["sobol", "halton"] = "sobol"
+    scramble: bool = True
+
+
+class NSGAIISamplerSpec(_Sampler):
+    type: Literal["nsga2"]
+    population_size: int = Field(50, ge=2)
+    mutation_prob: float | None = Field(None, ge=0, le=1)
+    crossover_prob: float = Field(0.9, ge=0, le=1)
+
+
+class GridSamplerSpec(_Sampler):
+    type: Literal["grid"]
+
+
+SamplerSpec = Annotated[
+    TPESamplerSpec
+    | GPSamplerSpec
+    | CmaEsSamplerSpec
+    | RandomSamplerSpec
+    | QMCSamplerSpec
+    | NSGAIISamplerSpec
+    | GridSamplerSpec,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------------------- pruners
+
+
+class NoPrunerSpec(_Model):
+    type: Literal["none"]
+
+
+class MedianPrunerSpec(_Model):
+    type: Literal["median"]
+    n_startup_trials: int = Field(5, ge=0)
+    n_warmup_steps: int = Field(0, ge=0)
+    interval_steps: int = Field(1, ge=1)
+    n_min_trials: int = Field(1, ge=1)
+
+
+class PercentilePrunerSpec(MedianPrunerSpec):
+    type: Literal["percentile"]  # type: ignore[assignment]
+    percentile: float = Field(ge=0, le=100)
+
+
+class SuccessiveHalvingPrunerSpec(_Model):
+    type: Literal["successive_halving"]
+    min_resource: int | Literal["auto"] = "auto"
+    reduction_factor: int = Field(4, ge=2)
+    min_early_stopping_rate: int = Field(0, ge=0)
+    bootstrap_count: int = Field(0, ge=0)
+
+
+class HyperbandPrunerSpec(_Model):
+    type: Literal["hyperband"]
+    min_resource: int = Field(1, ge=1)
+    max_resource: int | Literal["auto"] = "auto"
+    reduction_factor: int = Field(3, ge=2)
+    bootstrap_count: int = Field(0, ge=0)
+
+
+class PatientPrunerSpec(_Model):
+    type: Literal["patient"]
+    patience: int = Field(ge=0)
+    min_delta: float = Field(0.0, ge=0)
+    wrapped: (
+        Annotated[
+            NoPrunerSpec
+            | MedianPrunerSpec
+            | PercentilePrunerSpec
+            | SuccessiveHalvingPrunerSpec
+            | HyperbandPrunerSpec,
+            Field(discriminator="type"),
+        ]
+        | None
+    ) = None
+
+
+PrunerSpec = Annotated[
+    NoPrunerSpec
+    | MedianPrunerSpec
+    | PercentilePrunerSpec
+    | SuccessiveHalvingPrunerSpec
+    | HyperbandPrunerSpec
+    | PatientPrunerSpec,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------------------- budget, retries
+
+
+class BudgetSpec(_Model):
+    """How much to run: ``n_trials`` finished (complete or pruned) trials, ``max_parallel`` at once."""
+
+    n_trials: int = Field(100, ge=1)
+    max_parallel: int = Field(4, ge=1)
+    timeout: float | None = None
+    max_failures: int | None = Field(None, ge=1)
+
+    _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
+
+    @property
+    def failure_limit(self) -> int:
+        """``max_failures``, or by default a tenth of ``n_trials`` but at least 10."""
+        return self.max_failures if self.max_failures is not None else max(10, self.n_trials // 10)
+
+
+class RetrySpec(_Model):
+    """Infrastructure failures (lost host, spot reclaim, vanished job) are retried this often."""
+
+    max_attempts: int = Field(3, ge=1, le=20)
+
+
+class TrainerSpec(_Model):
+    """The command a trial runs: a process locally, the container command on Batch."""
+
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            import shlex
+
+            return shlex.split(value)
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if key.startswith("AWS_BATCH") or key.startswith("HPO_"):
+                raise ValueError(f"{key!r}: names starting AWS_BATCH or HPO_ are reserved")
+        return env
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class LocalBackendSpec(_Model):
+    """Each trial is a process on this machine, in its own session."""
+
+    type: Literal["local"] = "local"
+    poll_interval: float = Field(0.25, gt=0, le=60)
+    grace_period: float = Field(10.0, ge=0, le=600)
+
+
+class BatchResources(_Model):
+    gpus: int = Field(1, ge=0)
+    vcpus: int = Field(4, ge=1)
+    memory_mib: int = Field(15000, ge=512)
+
+
+# Names of the CloudFormation outputs of infra/ that a `stack:` spec reads.
+STACK_OUTPUTS = {
+    "job_queue": "JobQueueArn",
+    "job_definition": "JobDefinitionArn",
+    "bucket": "BucketName",
+    "job_role_arn": "JobRoleArn",
+    "image": "TrainerImageUri",
+    "log_group": "LogGroupName",
+    "events_queue_url": "EventsQueueUrl",
+    "region": "Region",
+}
+
+
+class BatchBackendSpec(_Model):
+    """Each trial attempt is an AWS Batch job; values may come from the infra/ stack outputs."""
+
+    type: Literal["batch"]
+    stack: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    job_queue: str | None = None
+    image: str | None = None
+    job_definition: str | None = None
+    job_role_arn: str | None = None
+    log_group: str = "/aws/batch/job"
+    resources: BatchResources = Field(default_factory=BatchResources)
+    timeout: float | None = None
+    retry_attempts: int = Field(3, ge=1, le=10)
+    poll_interval: float = Field(15.0, gt=0, le=600)
+    stop_on_exit: bool = False
+    retry_mode: Literal["standard", "adaptive"] = "adaptive"
+    submit_rate: float = Field(40.0, gt=0, le=50)
+    events_queue_url: str | None = None
+
+    _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
+
+    @field_validator("timeout")
+    @classmethod
+    def _min_timeout(cls, value: float | None) -> float | None:
+        if value is not None and value < 60:
+            raise ValueError("AWS Batch needs a timeout of at least 60 seconds")
+        return value
+
+
+BackendSpec = Annotated[LocalBackendSpec | BatchBackendSpec, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- the study
+
+
+class StudySpec(_Model):
+    """The whole study file."""
+
+    name: str
+    storage: str | None = None
+    store: str | None = None
+    objective: ObjectiveSpec
+    search_space: dict[str, Param]
+    sampler: SamplerSpec = Field(default_factory=TPESamplerSpec)
+    pruner: PrunerSpec = Field(default_factory=lambda: NoPrunerSpec(type="none"))
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+    trainer: TrainerSpec
+    backend: BackendSpec = Field(default_factory=LocalBackendSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                "use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        return name
+
+    @field_validator("search_space")
+    @classmethod
+    def _space(cls, space: dict[str, object]) -> dict[str, object]:
+        if not space:
+            raise ValueError("the search space is empty; add at least one parameter")
+        return space
+
+    @model_validator(mode="after")
+    def _sampler_fits(self) -> StudySpec:
+        multi = len(self.objective.study_directions) > 1
+        if multi and self.sampler.type == "cmaes":
+            raise ValueError("sampler 'cmaes' supports one objective only; use tpe or nsga2")
+        if multi and not isinstance(self.pruner, NoPrunerSpec):
+            raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
+        return self

@@ -1,0 +1,252 @@
+"""The trainer side of hpo: read params, report progress, checkpoint, write the result.
+
+Standard library only (boto3 is imported when the trial lives on S3), so it runs in any
+training image. A trainer finds its trial through one environment variable::
+
+    from hpo import worker
+
+    trial = worker.current()              # reads HPO_TRIAL_URI
+    lr = trial.params["lr"]
+    for epoch in range(trial.resume_step(), 10):
+        ...
+        trial.report(epoch, val_loss)     # progress.json, read by the controller's pruner
+        if trial.should_stop():           # pruned or SIGTERM: exit cleanly
+            break
+    trial.finish(val_loss, metrics={"accuracy": acc})
+
+Documents (see DESIGN.md, Object layout) under the trial URI: ``params.json`` (in),
+``progress.json`` and ``result.json`` (out), ``checkpoints/`` and ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hpo.store.layout import CHECKPOINTS, PARAMS, PROGRESS, RESULT
+
+ENV_TRIAL_URI = "HPO_TRIAL_URI"
+CONTROL = "control.json"
+
+
+class WorkerError(RuntimeError):
+    """The trainer's environment or documents are not what hpo.worker expects."""
+
+
+class _Files:
+    """Read and write the trial's documents: a directory or an S3 prefix."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+        self._s3 = None
+        if self.uri.startswith("s3://"):
+            import boto3  # only trainers whose trial lives on S3 need boto3
+
+            bucket, _, prefix = self.uri[5:].partition("/")
+            self.bucket, self.prefix = bucket, prefix
+            self._s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+
+    def read(self, name: str) -> bytes | None:
+        if self._s3 is None:
+            try:
+                return Path(self.uri, name).read_bytes()
+            except FileNotFoundError:
+                return None
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{name}")["Body"]
+            return body.read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+
+    def write(self, name: str, data: bytes) -> None:
+        if self._s3 is not None:
+            self._s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}/{name}", Body=data)
+            return
+        path = Path(self.uri, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    def list(self, prefix: str) -> list[str]:
+        """Names (relative to the trial) of the files under ``prefix``."""
+        if self._s3 is None:
+            base = Path(self.uri, prefix)
+            if not base.is_dir():
+                return []
+            return sorted(
+                p.relative_to(self.uri).as_posix()
+                for p in base.rglob("*")
+                if p.is_file() and not p.name.endswith(".tmp")
+            )
+        names: list[str] = []
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/{prefix}"
+        )
+        for page in pages:
+            names += [o["Key"][len(self.prefix) + 1 :] for o in page.get("Contents", [])]
+        return sorted(names)
+
+
+class Trial:
+    """One trial attempt as the trainer sees it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+        self._files = _Files(self.uri)
+        raw = self._files.read(PARAMS)
+        if raw is None:
+            raise WorkerError(f"no {PARAMS} under {self.uri}; was this trial staged by hpo?")
+        doc = json.loads(raw)
+        self.params: dict[str, Any] = dict(doc["params"])
+        self.number: int = int(doc["trial"])
+        self.study: str = str(doc["study"])
+        self.attempt: int = int(doc.get("attempt", 1))
+        self._steps: list[list[float]] = self._load_steps()
+        self._stop_signalled = False
+        self._last_control_check = 0.0
+        self._stop_requested = False
+        self._checkpoint_dir: Path | None = None
+
+    # ------------------------------------------------------------------ progress
+
+    def _load_steps(self) -> list[list[float]]:
+        raw = self._files.read(PROGRESS)
+        if raw is None:
+            return []
+        try:
+            return [list(s) for s in json.loads(raw).get("steps", [])]
+        except (ValueError, TypeError, AttributeError):
+            return []
+
+    def report(self, step: int, value: float) -> None:
+        """Record an intermediate value; progress.json is rewritten whole (idempotent)."""
+        value = float(value)
+        self._steps = [s for s in self._steps if s[0] != step] + [[int(step), value]]
+        self._steps.sort(key=lambda s: s[0])
+        self._files.write(PROGRESS, json.dumps({"steps": self._steps}).encode())
+
+    @property
+    def reported_steps(self) -> list[tuple[int, float]]:
+        """Steps reported so far, by this attempt and earlier attempts of the same trial."""
+        return [(int(s), float(v)) for s, v in self._steps]
+
+    # ------------------------------------------------------------------ stopping
+
+    def handle_sigterm(self) -> None:
+        """Turn SIGTERM into ``should_stop() == True`` so the trainer can checkpoint and exit."""
+
+        def _on_term(signum: int, frame: object) -> None:
+            self._stop_signalled = True
+
+        signal.signal(signal.SIGTERM, _on_term)
+
+    def should_stop(self, min_interval: float = 5.0) -> bool:
+        """True once the controller pruned this trial or the process got SIGTERM."""
+        if self._stop_signalled or self._stop_requested:
+            return True
+        now = time.monotonic()
+        if now - self._last_control_check >= min_interval:
+            self._last_control_check = now
+            raw = self._files.read(CONTROL)
+            if raw:
+                try:
+                    self._stop_requested = bool(json.loads(raw).get("stop"))
+                except ValueError:
+                    pass
+        return self._stop_requested
+
+    # ------------------------------------------------------------------ checkpoints
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """A local directory holding the newest checkpoint of this trial (from any attempt).
+
+        Write files there and call :meth:`save_checkpoint`; a later attempt of the same trial
+        finds them here again.
+        """
+        if self._checkpoint_dir is None:
+            if self._files._s3 is None:
+                self._checkpoint_dir = Path(self.uri, CHECKPOINTS)
+                self._checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                self._checkpoint_dir = Path(tempfile.mkdtemp(prefix="hpo-ckpt-"))
+                for name in self._files.list(CHECKPOINTS):
+                    data = self._files.read(name)
+                    target = self._checkpoint_dir / name[len(CHECKPOINTS) :]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data or b"")
+        return self._checkpoint_dir
+
+    def save_checkpoint(self) -> None:
+        """Sync the checkpoint directory to the object store (a no-op for local trials)."""
+        if self._files._s3 is None:
+            return
+        for path in sorted(self.checkpoint_dir.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(self.checkpoint_dir).as_posix()
+                self._files.write(CHECKPOINTS + rel, path.read_bytes())
+
+    # ------------------------------------------------------------------ result
+
+    def finish(
+        self,
+        value: float | None = None,
+        *,
+        values: list[float] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write ``result.json``: the objective ``value`` (or ``values``), plus extras."""
+        doc: dict[str, Any] = {}
+        if value is not None:
+            doc["value"] = _finite(value)
+        if values is not None:
+            doc["values"] = [_finite(v) for v in values]
+        if metrics:
+            doc["metrics"] = {k: float(v) for k, v in metrics.items()}
+        if user_attrs:
+            doc["user_attrs"] = dict(user_attrs)
+        if not doc:
+            raise WorkerError("finish() needs a value, values or metrics")
+        self._files.write(RESULT, json.dumps(doc).encode())
+
+    def artifact_path(self, name: str) -> Path:
+        """A local path for a file to show in the dashboard (local trials only)."""
+        if self._files._s3 is not None:
+            raise WorkerError("use upload_artifact() for trials on S3")
+        path = Path(self.uri, "artifacts", name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def upload_artifact(self, file: str | os.PathLike[str]) -> None:
+        """Copy a file into the trial's ``artifacts/``."""
+        src = Path(file)
+        if self._files._s3 is None:
+            shutil.copyfile(src, self.artifact_path(src.name))
+        else:
+            self._files.write(f"artifacts/{src.name}", src.read_bytes())
+
+
+def _finite(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise WorkerError(f"objective value {value} is not finite")
+    return value
+
+
+def current() -> Trial:
+    """The trial this process runs, from ``HPO_TRIAL_URI``."""
+    uri = os.environ.get(ENV_TRIAL_URI)
+    if not uri:
+        raise WorkerError(f"{ENV_TRIAL_URI} is not set; run this trainer through hpo")
+    return Trial(uri)
