@@ -41,11 +41,25 @@ RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
 
 RESERVED = frozenset(
     {
-        BACKEND, JOB_ID, JOB_NAME, ATTEMPT, STAGE, TRIAL_URI, LOG, LOG_STREAM, SUBMITTED_AT,
-        STARTED_AT, ENDED_AT, COMPUTE_SECONDS, FAIL_REASON, EXIT_CODE, ATTEMPTS_LOG, METRICS,
+        BACKEND,
+        JOB_ID,
+        JOB_NAME,
+        ATTEMPT,
+        STAGE,
+        TRIAL_URI,
+        LOG,
+        LOG_STREAM,
+        SUBMITTED_AT,
+        STARTED_AT,
+        ENDED_AT,
+        COMPUTE_SECONDS,
+        FAIL_REASON,
+        EXIT_CODE,
+        ATTEMPTS_LOG,
+        METRICS,
         RETRY_OF,
     }
-)  # fmt: skip
+)
 
 # Study user attributes.
 STUDY_SPEC = "hpo_spec"

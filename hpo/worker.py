@@ -20,6 +20,7 @@ Documents (see DESIGN.md, Object layout) under the trial URI: ``params.json`` (i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -159,10 +160,8 @@ class Trial:
             self._last_control_check = now
             raw = self._files.read(CONTROL)
             if raw:
-                try:
+                with contextlib.suppress(ValueError):
                     self._stop_requested = bool(json.loads(raw).get("stop"))
-                except ValueError:
-                    pass
         return self._stop_requested
 
     # ------------------------------------------------------------------ checkpoints

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import click
+import signal
+import sys
+from types import FrameType
 
-from hpo.spec.loader import load_study
+import click
+from rich.console import Console
+
+from hpo.controller.loop import Controller, RunSummary, StopReason
+from hpo.controller.report import ConsoleReporter
+from hpo.errors import BudgetError
+from hpo.runtime import make_backend, make_store, open_storage
+from hpo.spec import build
+from hpo.spec.loader import StudyFile, load_study
 
 
 @click.command()
@@ -12,6 +22,7 @@ from hpo.spec.loader import load_study
 def validate(study_file: str) -> None:
     """Check STUDY_FILE and print what it would run."""
     study = load_study(study_file)
+    build.sampler(study.spec, str(study.path))
     click.echo(f"{study.path}: ok (study {study.spec.name!r}, storage {study.storage_url})")
 
 
@@ -19,4 +30,69 @@ def validate(study_file: str) -> None:
 @click.argument("study_file", type=click.Path(dir_okay=False))
 def run(study_file: str) -> None:
     """Run (or resume) the study in STUDY_FILE until its budget is spent."""
-    raise NotImplementedError
+    study = load_study(study_file)
+    console = Console(highlight=False)
+    storage = open_storage(study)
+    optuna_study = build.create_study(study, storage)
+    console.print(f"study [bold]{study.spec.name}[/] on {study.spec.backend.type} backend")
+    console.print(f"storage: {study.storage_url}")
+    console.print(
+        f"dashboard: hpo dashboard {study_file}  (or: optuna-dashboard {study.storage_url})"
+    )
+    backend = make_backend(study)
+    controller = Controller(
+        optuna_study, study.spec, backend, make_store(study), reporter=ConsoleReporter(console)
+    )
+    previous = _install_stop_handlers(controller, console)
+    try:
+        summary = controller.run()
+    finally:
+        backend.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _print_summary(console, study, optuna_study, summary)
+    if summary.reason == StopReason.FAILURES:
+        raise BudgetError(
+            f"stopped after {summary.failed} failed trials (max_failures "
+            f"{study.spec.budget.failure_limit})",
+            hint=f"see the reasons with: hpo status {study_file}; fix the trainer or raise "
+            "budget.max_failures, then run again",
+        )
+    if summary.reason == StopReason.INTERRUPTED:
+        sys.exit(130)
+
+
+def _install_stop_handlers(controller: Controller, console: Console) -> dict[int, object]:
+    """First Ctrl-C/SIGTERM: stop cleanly, leave jobs running. A second one: exit at once."""
+    previous: dict[int, object] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        console.print("\n[yellow]stopping: no new trials; running jobs are left running[/]")
+        controller.request_stop()
+        signal.signal(
+            signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
+        )
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, on_signal)
+    return previous
+
+
+def _print_summary(console: Console, study: StudyFile, optuna_study, summary: RunSummary) -> None:
+    done = summary.complete + summary.pruned
+    console.print(
+        f"[bold]{summary.reason}[/]: {done} finished ({summary.complete} complete, "
+        f"{summary.pruned} pruned), {summary.failed} failed, {summary.running} still running; "
+        f"compute {summary.compute_seconds:.1f}s"
+    )
+    if summary.reason == StopReason.INTERRUPTED:
+        console.print(f"resume with: hpo run {study.path}")
+    if summary.complete and len(study.spec.objective.study_directions) == 1:
+        best = optuna_study.best_trial
+        console.print(f"best trial {best.number}: value {best.value:.6g}")
+        for name, value in best.params.items():
+            console.print(f"  {name}: {value}")
+    elif summary.complete:
+        console.print(
+            f"Pareto front: {len(optuna_study.best_trials)} trials (hpo best {study.path})"
+        )

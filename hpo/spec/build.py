@@ -40,7 +40,7 @@ def grid(spec: m.StudySpec, source: str) -> dict[str, list[Any]]:
         elif isinstance(param, m.IntParam) and not param.log:
             out[name] = list(range(param.low, param.high + 1, param.step))
         elif isinstance(param, m.FloatParam) and param.step is not None:
-            n = int(round((param.high - param.low) / param.step))
+            n = round((param.high - param.low) / param.step)
             out[name] = [round(param.low + i * param.step, 12) for i in range(n + 1)]
         else:
             raise SpecError(
@@ -81,9 +81,11 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             ) from None
     if isinstance(s, m.CmaEsSamplerSpec):
         return optuna.samplers.CmaEsSampler(
-            seed=seed, n_startup_trials=s.n_startup_trials, sigma0=s.sigma0,
+            seed=seed,
+            n_startup_trials=s.n_startup_trials,
+            sigma0=s.sigma0,
             with_margin=s.with_margin,
-        )  # fmt: skip
+        )
     if isinstance(s, m.RandomSamplerSpec):
         return optuna.samplers.RandomSampler(seed=seed)
     if isinstance(s, m.QMCSamplerSpec):
@@ -92,9 +94,11 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
         )
     if isinstance(s, m.NSGAIISamplerSpec):
         return optuna.samplers.NSGAIISampler(
-            seed=seed, population_size=s.population_size, mutation_prob=s.mutation_prob,
+            seed=seed,
+            population_size=s.population_size,
+            mutation_prob=s.mutation_prob,
             crossover_prob=s.crossover_prob,
-        )  # fmt: skip
+        )
     return optuna.samplers.GridSampler(grid(spec, source), seed=seed)
 
 
@@ -104,26 +108,33 @@ def pruner(spec: m.PrunerSpec | None) -> optuna.pruners.BasePruner:
         return optuna.pruners.NopPruner()
     if isinstance(spec, m.PercentilePrunerSpec):
         return optuna.pruners.PercentilePruner(
-            spec.percentile, n_startup_trials=spec.n_startup_trials,
-            n_warmup_steps=spec.n_warmup_steps, interval_steps=spec.interval_steps,
+            spec.percentile,
+            n_startup_trials=spec.n_startup_trials,
+            n_warmup_steps=spec.n_warmup_steps,
+            interval_steps=spec.interval_steps,
             n_min_trials=spec.n_min_trials,
-        )  # fmt: skip
+        )
     if isinstance(spec, m.MedianPrunerSpec):
         return optuna.pruners.MedianPruner(
-            n_startup_trials=spec.n_startup_trials, n_warmup_steps=spec.n_warmup_steps,
-            interval_steps=spec.interval_steps, n_min_trials=spec.n_min_trials,
-        )  # fmt: skip
+            n_startup_trials=spec.n_startup_trials,
+            n_warmup_steps=spec.n_warmup_steps,
+            interval_steps=spec.interval_steps,
+            n_min_trials=spec.n_min_trials,
+        )
     if isinstance(spec, m.SuccessiveHalvingPrunerSpec):
         return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=spec.min_resource, reduction_factor=spec.reduction_factor,
+            min_resource=spec.min_resource,
+            reduction_factor=spec.reduction_factor,
             min_early_stopping_rate=spec.min_early_stopping_rate,
             bootstrap_count=spec.bootstrap_count,
-        )  # fmt: skip
+        )
     if isinstance(spec, m.HyperbandPrunerSpec):
         return optuna.pruners.HyperbandPruner(
-            min_resource=spec.min_resource, max_resource=spec.max_resource,
-            reduction_factor=spec.reduction_factor, bootstrap_count=spec.bootstrap_count,
-        )  # fmt: skip
+            min_resource=spec.min_resource,
+            max_resource=spec.max_resource,
+            reduction_factor=spec.reduction_factor,
+            bootstrap_count=spec.bootstrap_count,
+        )
     return optuna.pruners.PatientPruner(
         pruner(spec.wrapped) if spec.wrapped else None,
         patience=spec.patience,
@@ -140,7 +151,7 @@ def storage(url: str) -> optuna.storages.BaseStorage:
 
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(url))
-    except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+    except Exception as exc:
         raise StorageError(
             f"cannot open storage {url!r}: {exc}",
             hint="check the 'storage' field (a file path or a database URL)",
@@ -151,9 +162,9 @@ def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> 
     """Create the study, or load it when it exists (resume)."""
     spec = study.spec
     directions = spec.objective.study_directions
-    kwargs: dict[str, Any] = {"directions": directions} if len(directions) > 1 else {
-        "direction": directions[0]
-    }
+    kwargs: dict[str, Any] = (
+        {"directions": directions} if len(directions) > 1 else {"direction": directions[0]}
+    )
     return optuna.create_study(
         storage=storage_obj,
         study_name=spec.name,

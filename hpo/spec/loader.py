@@ -159,10 +159,25 @@ def _field_path(loc: Sequence[object]) -> str:
 def _collect_tags() -> set[str]:
     """Discriminator values pydantic puts into error locations; they are not YAML keys."""
     return {
-        "tpe", "gp", "cmaes", "random", "qmc", "nsga2", "grid",
-        "none", "median", "percentile", "successive_halving", "hyperband", "patient",
-        "float", "int", "categorical", "local", "batch",
-    }  # fmt: skip
+        "tpe",
+        "gp",
+        "cmaes",
+        "random",
+        "qmc",
+        "nsga2",
+        "grid",
+        "none",
+        "median",
+        "percentile",
+        "successive_halving",
+        "hyperband",
+        "patient",
+        "float",
+        "int",
+        "categorical",
+        "local",
+        "batch",
+    }
 
 
 _TAGS = _collect_tags()

@@ -261,7 +261,7 @@ PrunerSpec = Annotated[
 
 
 class BudgetSpec(_Model):
-    """How much to run: ``n_trials`` finished (complete or pruned) trials, ``max_parallel`` at once."""
+    """How much to run: ``n_trials`` finished (complete or pruned), ``max_parallel`` at once."""
 
     n_trials: int = Field(100, ge=1)
     max_parallel: int = Field(4, ge=1)

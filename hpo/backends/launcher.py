@@ -1,0 +1,75 @@
+"""Runs one local job and records how it ended, so a restarted controller can find out.
+
+``python -m hpo.backends.launcher STATE_DIR LOG_FILE -- ARGV...`` is started in its own
+session by the local backend. It writes ``pid.json`` at start and ``exit.json`` (atomically)
+when the trainer exits; both outlive the controller. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _write(path: Path, doc: dict[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (Linux), to tell reused pids apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def main(argv: list[str]) -> int:
+    state_dir, log_file, sep, *command = argv
+    if sep != "--" or not command:
+        print("usage: launcher STATE_DIR LOG_FILE -- ARGV...", file=sys.stderr)
+        return 2
+    state = Path(state_dir)
+    started = time.time()
+    me = os.getpid()
+    _write(state / "pid.json", {"pid": me, "ticks": process_start_ticks(me), "started_at": started})
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: object) -> None:
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    with open(log_file, "ab", buffering=0) as log:
+        try:
+            child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            log.write(f"hpo: cannot start {command[0]!r}: {exc}\n".encode())
+            _write(
+                state / "exit.json",
+                {
+                    "returncode": 127,
+                    "started_at": started,
+                    "ended_at": time.time(),
+                    "error": str(exc),
+                },
+            )
+            return 127
+        returncode = child.wait()
+    _write(
+        state / "exit.json",
+        {"returncode": returncode, "started_at": started, "ended_at": time.time()},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

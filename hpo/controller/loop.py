@@ -1,0 +1,425 @@
+"""The controller: an asynchronous ask -> stage -> submit -> watch -> tell loop.
+
+Up to ``max_parallel`` trials are in flight; each poll ingests finished jobs, feeds new
+intermediate values to the pruner, and refills every free slot at once. Every transition is
+written to the trial's user attributes *before* the side effect relies on it, so a new
+controller can rebuild this state from storage plus the backend (see ``recover``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import attrs
+from hpo.attrs import Stage
+from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, job_name
+from hpo.controller.clock import Clock, SystemClock
+from hpo.controller.documents import InvalidDocument, Outcome, parse_progress, parse_result
+from hpo.controller.inflight import InFlight
+from hpo.controller.recover import recover_inflight
+from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
+from hpo.errors import BackendError, ThrottledError
+from hpo.spec import build
+from hpo.spec.models import StudySpec
+from hpo.store.base import ObjectStore
+from hpo.store.layout import TrialLayout
+
+log = logging.getLogger(__name__)
+
+
+class StopReason:
+    """Why ``run`` returned (plain strings, shown to the user)."""
+
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    TIMEOUT = "timeout"
+    FAILURES = "max_failures"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: counts over the whole study, plus why this run stopped."""
+
+    reason: str
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    compute_seconds: float
+
+
+class Controller:
+    """Drives one study with one backend and one object store. See the module docstring."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        spec: StudySpec,
+        backend: Backend,
+        store: ObjectStore,
+        *,
+        clock: Clock | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.study = study
+        self.spec = spec
+        self.backend = backend
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.reporter = reporter or NullReporter()
+        self.layout = TrialLayout(spec.name)
+        self._space = build.distributions(spec)
+        self._n_objectives = len(spec.objective.study_directions)
+        self._prunable = self._n_objectives == 1 and spec.pruner.type != "none"
+        self._inflight: dict[int, InFlight] = {}
+        self._terminating: set[str] = set()
+        self._stop = threading.Event()
+        self._counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
+        self._run_seconds = 0.0
+        self._started_mono = 0.0
+
+    # ------------------------------------------------------------------ public
+
+    def request_stop(self) -> None:
+        """Stop proposing trials and return from ``run`` soon; running jobs keep running."""
+        self._stop.set()
+
+    def run(self) -> RunSummary:
+        """Run until the budget is spent, the failure limit is hit, or a stop is requested."""
+        self._load_counts()
+        self._started_mono = self.clock.monotonic()
+        for inflight in recover_inflight(self.study, self.backend, self.layout):
+            self._inflight[inflight.number] = inflight
+        self.reporter.started(self._snapshot())
+        try:
+            while True:
+                self.tick()
+                if self._finished():
+                    break
+                self.clock.wait(self.backend.poll_interval, self._stop)
+        finally:
+            self._save_run_seconds()
+        summary = self._summary()
+        self.reporter.stopped(summary)
+        return summary
+
+    def tick(self) -> None:
+        """One pass: watch jobs, ingest results and progress, refill free slots."""
+        self._submit_staged()
+        self._watch_jobs()
+        if self._prunable:
+            self._ingest_progress()
+        self._refill()
+        self.reporter.tick(self._snapshot())
+
+    # ------------------------------------------------------------------ budget
+
+    def _load_counts(self) -> None:
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state in self._counts:
+                self._counts[trial.state] += 1
+        self._run_seconds = float(self.study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
+
+    def _elapsed(self) -> float:
+        return self._run_seconds + self.clock.monotonic() - self._started_mono
+
+    def _stop_reason(self) -> str | None:
+        if self._stop.is_set():
+            return StopReason.INTERRUPTED
+        if self._counts[TrialState.FAIL] >= self.spec.budget.failure_limit:
+            return StopReason.FAILURES
+        timeout = self.spec.budget.timeout
+        if timeout is not None and self._elapsed() >= timeout:
+            return StopReason.TIMEOUT
+        return None
+
+    def _may_ask(self) -> bool:
+        done = self._counts[TrialState.COMPLETE] + self._counts[TrialState.PRUNED]
+        return (
+            self._stop_reason() is None
+            and done + len(self._inflight) < self.spec.budget.n_trials
+            and len(self._inflight) < self.spec.budget.max_parallel
+        )
+
+    def _finished(self) -> bool:
+        if self._stop.is_set():
+            return True
+        return not self._inflight and not self._may_ask()
+
+    # ------------------------------------------------------------------ ask, stage, submit
+
+    def _refill(self) -> None:
+        while self._may_ask():
+            trial = self.study.ask(self._space)
+            inflight = InFlight(trial=trial, number=trial.number)
+            self._inflight[trial.number] = inflight
+            self._stage(inflight)
+            self._submit(inflight)
+
+    def _stage(self, f: InFlight) -> None:
+        """Write params.json and record where the trial lives (before any job can exist)."""
+        doc = {"params": f.params, "trial": f.number, "study": self.spec.name, "attempt": f.attempt}
+        self.store.put(self.layout.params(f.number), json.dumps(doc).encode())
+        f.record(
+            **{
+                attrs.BACKEND: self.backend.name,
+                attrs.ATTEMPT: f.attempt,
+                attrs.TRIAL_URI: self._trial_uri(f.number),
+                attrs.JOB_NAME: job_name(self.spec.name, f.number, f.attempt),
+                attrs.STAGE: Stage.STAGED.value,
+            }
+        )
+
+    def _trial_uri(self, number: int) -> str:
+        return self.store.uri(self.layout.trial_prefix(number)).rstrip("/")
+
+    def _submit(self, f: InFlight) -> None:
+        spec = JobSpec(
+            name=job_name(self.spec.name, f.number, f.attempt),
+            study=self.spec.name,
+            trial=f.number,
+            attempt=f.attempt,
+            trial_uri=self._trial_uri(f.number),
+        )
+        try:
+            job_id = self.backend.submit(spec)
+        except ThrottledError:
+            return  # stays staged; the next tick submits it
+        except BackendError as exc:
+            self._finish(f, TrialState.FAIL, reason=f"submit failed: {exc}")
+            return
+        f.job_id = job_id
+        f.record(
+            **{
+                attrs.JOB_ID: job_id,
+                attrs.STAGE: Stage.SUBMITTED.value,
+                attrs.SUBMITTED_AT: self.clock.now(),
+            }
+        )
+
+    def _submit_staged(self) -> None:
+        for f in list(self._inflight.values()):
+            if f.job_id is None and f.stage in (Stage.ASKED, Stage.STAGED):
+                if f.stage is Stage.ASKED:
+                    self._stage(f)
+                self._submit(f)
+
+    # ------------------------------------------------------------------ watch
+
+    def _watch_jobs(self) -> None:
+        ids = [f.job_id for f in self._inflight.values() if f.job_id is not None]
+        ids += list(self._terminating)
+        if not ids:
+            return
+        statuses = self.backend.poll(ids)
+        for job_id in list(self._terminating):
+            status = statuses.get(job_id)
+            if status is not None and status.state.finished:
+                self._terminating.discard(job_id)
+        for f in list(self._inflight.values()):
+            status = statuses.get(f.job_id) if f.job_id else None
+            if status is not None:
+                self._on_status(f, status)
+
+    def _on_status(self, f: InFlight, status: JobStatus) -> None:
+        if status.state is JobState.RUNNING and f.stage is not Stage.RUNNING:
+            f.started_at = status.started_at or self.clock.now()
+            f.record(
+                **{
+                    attrs.STAGE: Stage.RUNNING.value,
+                    attrs.STARTED_AT: f.started_at,
+                    **({attrs.LOG: status.log} if status.log else {}),
+                    **({attrs.LOG_STREAM: status.log_stream} if status.log_stream else {}),
+                }
+            )
+        elif status.state is JobState.SUCCEEDED:
+            self._ingest_result(f, status)
+        elif status.state in (JobState.FAILED, JobState.LOST):
+            self._on_failure(f, status)
+
+    def _ingest_result(self, f: InFlight, status: JobStatus) -> None:
+        if self._prunable:
+            self._read_progress(f)
+        try:
+            outcome = self._read_outcome(f)
+        except InvalidDocument as exc:
+            self._finish(f, TrialState.FAIL, status=status, reason=str(exc))
+            return
+        self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
+
+    def _read_outcome(self, f: InFlight) -> Outcome:
+        raw = self.store.get(self.layout.result(f.number))
+        return parse_result(raw, self._n_objectives, self.spec.objective.metric_names)
+
+    def _on_failure(self, f: InFlight, status: JobStatus) -> None:
+        reason = status.reason or status.state.value
+        if status.infra_failure:
+            try:  # the work may have been done before the host went away: keep it
+                outcome = self._read_outcome(f)
+            except InvalidDocument:
+                outcome = None
+            if outcome is not None:
+                self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
+            elif f.attempt < self.spec.retries.max_attempts:
+                self._retry(f, status, reason)
+            else:
+                self._finish(
+                    f,
+                    TrialState.FAIL,
+                    status=status,
+                    reason=f"{reason} (after {f.attempt} attempts)",
+                )
+            return
+        self._finish(f, TrialState.FAIL, status=status, reason=reason)
+
+    def _retry(self, f: InFlight, status: JobStatus, reason: str) -> None:
+        """Infrastructure failure with attempts left: a new attempt of the same trial."""
+        f.prior_compute += self._compute(f, status)
+        f.history.append({"attempt": f.attempt, "job_id": f.job_id, "reason": reason})
+        f.attempt += 1
+        f.job_id = None
+        f.started_at = None
+        f.record(**{attrs.ATTEMPTS_LOG: f.history, attrs.COMPUTE_SECONDS: f.prior_compute})
+        self.reporter.trial_retried(f.number, f.attempt, reason)
+        self._stage(f)
+        self._submit(f)
+
+    # ------------------------------------------------------------------ progress and pruning
+
+    def _ingest_progress(self) -> None:
+        running = [f for f in self._inflight.values() if f.stage is Stage.RUNNING]
+        if not running:
+            return
+        keys = {self.layout.progress(f.number): f for f in running}
+        for key, stamp in self.store.stamps(keys).items():
+            f = keys[key]
+            if stamp.version != f.progress_version:
+                f.progress_version = stamp.version
+                if self._read_progress(f) and f.trial.should_prune():
+                    self._prune(f)
+
+    def _read_progress(self, f: InFlight) -> bool:
+        """Report new (step, value) pairs to Optuna; True if any were new."""
+        new = [
+            (s, v)
+            for s, v in parse_progress(self.store.get(self.layout.progress(f.number)))
+            if s > f.last_step
+        ]
+        for step, value in new:
+            f.trial.report(value, step)
+            f.last_step = step
+        return bool(new)
+
+    def _prune(self, f: InFlight) -> None:
+        reason = f"pruned at step {f.last_step}"
+        self.store.put(
+            self.layout.trial_prefix(f.number) + "control.json",
+            json.dumps({"stop": True, "reason": reason}).encode(),
+        )
+        if f.job_id is not None:
+            try:
+                self.backend.terminate(f.job_id, reason)
+                self._terminating.add(f.job_id)
+            except BackendError as exc:
+                log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
+        self._finish(f, TrialState.PRUNED, reason=None)
+
+    # ------------------------------------------------------------------ tell
+
+    def _compute(self, f: InFlight, status: JobStatus | None) -> float:
+        start = (status.started_at if status else None) or f.started_at
+        end = (status.ended_at if status else None) or self.clock.now()
+        return max(0.0, end - start) if start else 0.0
+
+    def _finish(
+        self,
+        f: InFlight,
+        state: TrialState,
+        *,
+        status: JobStatus | None = None,
+        outcome: Outcome | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record the end of the trial, then tell Optuna exactly once."""
+        compute = f.prior_compute + self._compute(f, status)
+        final: dict[str, object] = {
+            attrs.STAGE: {
+                TrialState.COMPLETE: Stage.SUCCEEDED,
+                TrialState.PRUNED: Stage.PRUNED,
+                TrialState.FAIL: Stage.FAILED,
+            }[state].value,
+            attrs.ENDED_AT: (status.ended_at if status else None) or self.clock.now(),
+            attrs.COMPUTE_SECONDS: round(compute, 3),
+        }
+        if reason:
+            final[attrs.FAIL_REASON] = reason[:1000]
+        if status is not None and status.exit_code is not None:
+            final[attrs.EXIT_CODE] = status.exit_code
+        if status is not None and status.log:
+            final[attrs.LOG] = status.log
+        if outcome is not None:
+            if outcome.metrics:
+                final[attrs.METRICS] = outcome.metrics
+            final.update(outcome.user_attrs)
+        f.record(**final)
+        values = outcome.values if outcome is not None else None
+        frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
+        self._inflight.pop(f.number, None)
+        self._counts[state] += 1
+        self.reporter.trial_finished(
+            TrialEvent(
+                number=f.number,
+                state=frozen.state,
+                values=frozen.values,
+                reason=reason,
+                compute_seconds=compute,
+                params=f.params,
+            )
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _save_run_seconds(self) -> None:
+        self.study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self._elapsed(), 3))
+        self._run_seconds = self._elapsed()
+        self._started_mono = self.clock.monotonic()
+
+    def _best_value(self) -> float | None:
+        if self._n_objectives != 1 or not self._counts[TrialState.COMPLETE]:
+            return None
+        try:
+            return self.study.best_value
+        except ValueError:
+            return None
+
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(
+            complete=self._counts[TrialState.COMPLETE],
+            pruned=self._counts[TrialState.PRUNED],
+            failed=self._counts[TrialState.FAIL],
+            running=len(self._inflight),
+            n_trials=self.spec.budget.n_trials,
+            best=self._best_value(),
+            elapsed=self._elapsed(),
+        )
+
+    def _summary(self) -> RunSummary:
+        reason = self._stop_reason() or StopReason.COMPLETE
+        compute = sum(
+            float(t.user_attrs.get(attrs.COMPUTE_SECONDS, 0.0))
+            for t in self.study.get_trials(deepcopy=False)
+        )
+        return RunSummary(
+            reason=reason,
+            complete=self._counts[TrialState.COMPLETE],
+            pruned=self._counts[TrialState.PRUNED],
+            failed=self._counts[TrialState.FAIL],
+            running=len(self._inflight),
+            compute_seconds=compute,
+        )

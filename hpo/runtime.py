@@ -1,0 +1,46 @@
+"""Assemble the pieces a study file asks for: storage, object store and backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from hpo.backends.base import Backend
+from hpo.spec import build
+from hpo.spec.loader import StudyFile
+from hpo.store.base import ObjectStore, open_store
+
+
+def make_store(study: StudyFile) -> ObjectStore:
+    """The object store at the study's ``store`` root."""
+    return open_store(study.store_root)
+
+
+def make_backend(study: StudyFile) -> Backend:
+    """The backend the study file names."""
+    spec = study.spec.backend
+    if spec.type == "local":
+        from hpo.backends.local import LocalBackend
+
+        root = study.store_root
+        state = (
+            Path(root, study.spec.name, "jobs")
+            if not root.startswith("s3://")
+            else Path(study.base_dir, ".hpo", study.spec.name, "jobs")
+        )
+        return LocalBackend(
+            study.trainer_argv,
+            state,
+            cwd=study.base_dir,
+            env=study.spec.trainer.env,
+            grace_period=spec.grace_period,
+            poll_interval=spec.poll_interval,
+        )
+    from hpo.backends.batch import make_batch_backend  # the cloud half
+
+    return make_batch_backend(study)
+
+
+def open_storage(study: StudyFile) -> optuna.storages.BaseStorage:
+    return build.storage(study.storage_url)
