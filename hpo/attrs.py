@@ -35,7 +35,8 @@ ENDED_AT = "ended_at"
 COMPUTE_SECONDS = "compute_seconds"
 FAIL_REASON = "fail_reason"
 EXIT_CODE = "exit_code"
-ATTEMPTS_LOG = "attempts"  # list of {"attempt", "job_id", "reason", ...} for earlier attempts
+# Earlier attempts: [{"attempt", "job_id", "reason", "log", "log_stream"}].
+ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
 

@@ -281,7 +281,10 @@ class Controller:
     def _retry(self, f: InFlight, status: JobStatus, reason: str) -> None:
         """Infrastructure failure with attempts left: a new attempt of the same trial."""
         f.prior_compute += self._compute(f, status)
-        f.history.append({"attempt": f.attempt, "job_id": f.job_id, "reason": reason})
+        entry = {"attempt": f.attempt, "job_id": f.job_id, "reason": reason}
+        extra = (("log", status.log), ("log_stream", status.log_stream))
+        entry.update({key: value for key, value in extra if value})
+        f.history.append(entry)
         f.attempt += 1
         f.job_id = None
         f.started_at = None
