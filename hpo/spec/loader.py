@@ -115,6 +115,7 @@ def _to_spec_error(exc: ValidationError, root: yaml.Node | None, source: str) ->
     more = len(errors) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    hint = hint or "fix the value; every field is described under 'Study file' in the README"
     return SpecError(message, file=source, field=field, line=_line_of(root, loc), hint=hint)
 
 
