@@ -57,8 +57,9 @@ class SimRig:
         )
 
     def controller(self, **kwargs: Any) -> Controller:
-        return Controller(self.study(), self.spec, self.backend, self.store, clock=self.clock,
-                          **kwargs)  # fmt: skip
+        return Controller(
+            self.study(), self.spec, self.backend, self.store, clock=self.clock, **kwargs
+        )
 
 
 def _pruner(spec: StudySpec) -> optuna.pruners.BasePruner:

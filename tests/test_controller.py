@@ -114,8 +114,9 @@ def test_an_infrastructure_loss_is_retried_with_the_same_params(tmp_path: Path) 
         assert t.value == quadratic(t.params)
         if retried:
             history = t.user_attrs[attrs.ATTEMPTS_LOG]
-            assert history == [{"attempt": 1, "job_id": f"sim-{t.number}-1",
-                                "reason": "simulated host loss"}]  # fmt: skip
+            assert history == [
+                {"attempt": 1, "job_id": f"sim-{t.number}-1", "reason": "simulated host loss"}
+            ]
             assert t.user_attrs[attrs.COMPUTE_SECONDS] == 14.0  # 4 s lost + 10 s
             doc = json.loads(rig.store.get(f"sim/trials/{t.number}/params.json"))
             assert doc["attempt"] == 2 and doc["params"] == t.params
@@ -251,8 +252,9 @@ def test_multi_objective_values(tmp_path: Path) -> None:
     spec = parse_spec(text)
     import optuna
 
-    study = optuna.create_study(storage=rig.storage, study_name="sim",
-                                directions=["minimize", "maximize"])  # fmt: skip
+    study = optuna.create_study(
+        storage=rig.storage, study_name="sim", directions=["minimize", "maximize"]
+    )
     summary = Controller(study, spec, rig.backend, rig.store, clock=rig.clock).run()
     assert summary.complete == 4
     for t in study.get_trials():

@@ -24,16 +24,21 @@ def trial_dir(tmp_path: Path) -> Path:
 def test_reads_params_reports_and_finishes(trial_dir: Path) -> None:
     trial = worker.Trial(str(trial_dir))
     assert (trial.params, trial.number, trial.study, trial.attempt) == (
-        {"lr": 0.1, "act": "relu"}, 3, "s", 2,
-    )  # fmt: skip
+        {"lr": 0.1, "act": "relu"},
+        3,
+        "s",
+        2,
+    )
     trial.report(1, 0.5)
     trial.report(2, 0.4)
     trial.report(1, 0.45)  # a repeated step replaces the earlier value
     assert json.loads((trial_dir / "progress.json").read_text()) == {"steps": [[1, 0.45], [2, 0.4]]}
     trial.finish(0.4, metrics={"acc": 0.9}, user_attrs={"note": "x"})
     assert json.loads((trial_dir / "result.json").read_text()) == {
-        "value": 0.4, "metrics": {"acc": 0.9}, "user_attrs": {"note": "x"},
-    }  # fmt: skip
+        "value": 0.4,
+        "metrics": {"acc": 0.9},
+        "user_attrs": {"note": "x"},
+    }
 
 
 def test_a_new_attempt_sees_earlier_progress(trial_dir: Path) -> None:

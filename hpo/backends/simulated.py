@@ -99,8 +99,14 @@ class SimulatedBackend(Backend):
     def running(self) -> list[str]:
         """Ids of jobs that have started and not ended, at the current clock time."""
         now = self.now()
-        return [i for i, j in self.jobs.items() if j.done is None and j.start <= now
-                and j.terminated is None and not self._ended(j, now)]  # fmt: skip
+        return [
+            i
+            for i, j in self.jobs.items()
+            if j.done is None
+            and j.start <= now
+            and j.terminated is None
+            and not self._ended(j, now)
+        ]
 
     # ------------------------------------------------------------------ internals
 
@@ -116,8 +122,13 @@ class SimulatedBackend(Backend):
             return job.done
         now = self.now()
         if job.terminated is not None:
-            job.done = JobStatus(job_id, JobState.FAILED, reason=f"terminated: {job.terminated}",
-                                 started_at=job.start, ended_at=job.terminated_at)  # fmt: skip
+            job.done = JobStatus(
+                job_id,
+                JobState.FAILED,
+                reason=f"terminated: {job.terminated}",
+                started_at=job.start,
+                ended_at=job.terminated_at,
+            )
             return job.done
         if now < job.start:
             return JobStatus(job_id, JobState.PENDING)
@@ -138,15 +149,32 @@ class SimulatedBackend(Backend):
     def _finish(self, job: _Job) -> JobStatus:
         plan, name = job.plan, job.spec.name
         if plan.lost_at is not None:
-            return JobStatus(name, JobState.LOST, reason="simulated host loss",
-                             infra_failure=True, started_at=job.start)  # fmt: skip
+            return JobStatus(
+                name,
+                JobState.LOST,
+                reason="simulated host loss",
+                infra_failure=True,
+                started_at=job.start,
+            )
         end = job.start + plan.duration
         if plan.result is not None:
             body = plan.result if isinstance(plan.result, bytes) else json.dumps(plan.result)
             key = TrialLayout(job.spec.study).result(job.spec.trial)
             self.store.put(key, body if isinstance(body, bytes) else body.encode())
         if plan.exit_code != 0:
-            return JobStatus(name, JobState.FAILED, reason=f"exit code {plan.exit_code}",
-                             exit_code=plan.exit_code, started_at=job.start, ended_at=end)  # fmt: skip
-        return JobStatus(name, JobState.SUCCEEDED, exit_code=0, started_at=job.start, ended_at=end,
-                         log=f"sim://{name}")  # fmt: skip
+            return JobStatus(
+                name,
+                JobState.FAILED,
+                reason=f"exit code {plan.exit_code}",
+                exit_code=plan.exit_code,
+                started_at=job.start,
+                ended_at=end,
+            )
+        return JobStatus(
+            name,
+            JobState.SUCCEEDED,
+            exit_code=0,
+            started_at=job.start,
+            ended_at=end,
+            log=f"sim://{name}",
+        )
