@@ -182,10 +182,10 @@ class LocalBackend(Backend):
     def _ended(self, job_id: str, state: Path, doc: dict, log: str | None) -> JobStatus:
         code = int(doc.get("returncode", -1))
         terminated = _read_json(state / "terminate.json")
-        if code == 0:
-            state_, reason = JobState.SUCCEEDED, None
-        elif terminated is not None:
+        if terminated is not None:  # stopped on request, however cleanly it exited
             state_, reason = JobState.FAILED, f"terminated: {terminated.get('reason')}"
+        elif code == 0:
+            state_, reason = JobState.SUCCEEDED, None
         elif code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
             state_, reason = JobState.FAILED, f"trainer killed by signal {name}"
