@@ -1,0 +1,40 @@
+"""The object store contract, run for the local directory store and the S3 store (moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hpo.store.base import ObjectStore
+from hpo.store.local import LocalStore
+from hpo.store.s3 import S3Store
+from tests.store_contract import StoreContract
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+class TestStoreContract(StoreContract):
+    @pytest.fixture(params=["local", "s3"])
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+        if request.param == "local":
+            yield LocalStore(tmp_path / "root")
+            return
+        request.getfixturevalue("aws_env")
+        with mock_aws():
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="hpo-contract")
+            yield S3Store.from_uri("s3://hpo-contract/runs/v1", client=client)
