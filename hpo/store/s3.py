@@ -7,7 +7,6 @@ trials costs one ``ListObjectsV2`` per poll, not one request per trial.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterator
 from typing import Any
 
@@ -116,7 +115,7 @@ class S3Store(ObjectStore):
         if not wanted:
             return {}
         order = sorted(wanted)
-        common = os.path.commonprefix(order)
+        common = _shared_start(order[0], order[-1])
         out: dict[str, Stamp] = {}
         i = 0
         while i < len(order):
@@ -155,6 +154,14 @@ class S3Store(ObjectStore):
         if _code(exc) in ("NoSuchBucket", "AccessDenied", "403"):
             hint = f"check that bucket {self.bucket!r} exists and these credentials may use it"
         return ObjectStoreError(f"cannot {verb} s3://{self.bucket}/{key}: {exc}", hint=hint)
+
+
+def _shared_start(first: str, last: str) -> str:
+    """The longest string both start with (of a sorted list, first and last suffice)."""
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 def _code(exc: Exception) -> str:
