@@ -1,0 +1,101 @@
+"""Delete the hpo stack: empty its trial bucket (CloudFormation cannot delete a full one), then
+delete the stack and wait. The ECR repository is emptied by CloudFormation (EmptyOnDelete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hpo.infra.calls import Call, ClientFactory, aws_failure
+from hpo.infra.errors import InfraError
+from hpo.infra.stack import DEFAULT_WAITING, Waiting, describe_call, wait
+
+Echo = Callable[[str], None]
+BATCH = 1000  # DeleteObjects takes at most 1000 keys
+
+
+def delete_call(stack: str) -> Call:
+    """The DeleteStack call."""
+    return Call("cloudformation", "delete_stack", {"StackName": stack})
+
+
+def _versions(s3: Any, bucket: str) -> Iterator[dict[str, str]]:
+    """Every object version and delete marker of the bucket as DeleteObjects entries."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            yield {"Key": item["Key"], "VersionId": item["VersionId"]}
+
+
+def _delete_batch(s3: Any, bucket: str, batch: list[dict[str, str]]) -> None:
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    errors = answer.get("Errors", [])
+    if errors:
+        first = errors[0]
+        raise InfraError(
+            f"could not delete s3://{bucket}/{first.get('Key')}: {first.get('Message')}",
+            hint="check the bucket policy and your permissions, then run teardown again",
+        )
+
+
+def empty_bucket(clients: ClientFactory, bucket: str) -> int:
+    """Delete every object version of ``bucket``; returns how many were deleted."""
+    s3 = clients("s3")
+    deleted = 0
+    batch: list[dict[str, str]] = []
+    try:
+        for entry in _versions(s3, bucket):
+            batch.append(entry)
+            if len(batch) == BATCH:
+                _delete_batch(s3, bucket, batch)
+                deleted, batch = deleted + len(batch), []
+        if batch:
+            _delete_batch(s3, bucket, batch)
+            deleted += len(batch)
+    except ClientError as exc:
+        if "NoSuchBucket" in str(exc):
+            return deleted
+        raise aws_failure(exc, f"emptying s3://{bucket}") from None
+    except BotoCoreError as exc:
+        raise aws_failure(exc, f"emptying s3://{bucket}") from None
+    return deleted
+
+
+def teardown(
+    clients: ClientFactory,
+    stack: str,
+    bucket: str | None,
+    echo: Echo,
+    waiting: Waiting = DEFAULT_WAITING,
+) -> None:
+    """Empty ``bucket`` (when the stack has one), delete the stack and wait until it is gone."""
+    if bucket:
+        count = empty_bucket(clients, bucket)
+        echo(f"deleted {count} object versions from s3://{bucket}")
+    try:
+        delete_call(stack).invoke(clients)
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_failure(exc, f"deleting stack {stack}") from None
+    echo(f"deleting stack {stack}")
+    wait(clients, stack, "stack_delete_complete", waiting)
+    echo(f"stack {stack} deleted")
+
+
+def plan_lines(stack: str, bucket: str | None, waiting: Waiting = DEFAULT_WAITING) -> list[str]:
+    """The dry-run text of :func:`teardown`."""
+    lines = [f"1. {describe_call(stack).render()}  (read only: finds the bucket)"]
+    if bucket:
+        lines.append(
+            f"2. delete every object version in s3://{bucket}:"
+            f" s3.list_object_versions(Bucket={bucket!r}) pages, then"
+            f" s3.delete_objects(Bucket={bucket!r}, Delete=<up to {BATCH} versions>) per batch"
+        )
+    else:
+        lines.append("2. (the stack has no bucket output: nothing to empty)")
+    lines += [
+        f"3. {delete_call(stack).render()}",
+        f"4. wait stack_delete_complete ({waiting.describe()})",
+    ]
+    return lines
