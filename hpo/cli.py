@@ -57,6 +57,9 @@ def _register() -> None:
 
     main.add_command(run.run)
     main.add_command(run.validate)
+    from hpo.commands import infra
+
+    main.add_command(infra.infra)
     # Further command families register here, one line each:
     # (inspection: status/best/logs/export/dashboard; infra: deploy/image/teardown; stop)
 
