@@ -76,7 +76,9 @@ class Controller:
         self.layout = TrialLayout(spec.name)
         self._space = build.distributions(spec)
         self._n_objectives = len(spec.objective.study_directions)
-        self._prunable = self._n_objectives == 1 and spec.pruner.type != "none"
+        # Optuna keeps intermediate values for single-objective studies only.
+        self._tracks_progress = self._n_objectives == 1
+        self._prunable = self._tracks_progress and spec.pruner.type != "none"
         self._inflight: dict[int, InFlight] = {}
         self._terminating: set[str] = set()
         self._stop = threading.Event()
@@ -113,7 +115,7 @@ class Controller:
         """One pass: watch jobs, ingest results and progress, refill free slots."""
         self._submit_staged()
         self._watch_jobs()
-        if self._prunable:
+        if self._tracks_progress:
             self._ingest_progress()
         self._refill()
         self.reporter.tick(self._snapshot())
@@ -244,7 +246,7 @@ class Controller:
             self._on_failure(f, status)
 
     def _ingest_result(self, f: InFlight, status: JobStatus) -> None:
-        if self._prunable:
+        if self._tracks_progress:
             self._read_progress(f)
         try:
             outcome = self._read_outcome(f)
@@ -304,7 +306,7 @@ class Controller:
             f = keys[key]
             if stamp.version != f.progress_version:
                 f.progress_version = stamp.version
-                if self._read_progress(f) and f.trial.should_prune():
+                if self._read_progress(f) and self._prunable and f.trial.should_prune():
                     self._prune(f)
 
     def _read_progress(self, f: InFlight) -> bool:

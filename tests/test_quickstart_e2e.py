@@ -1,0 +1,127 @@
+"""The quickstart study end to end: real CLI, real trainer processes, real storage.
+
+One run (~40 s on 2 cores) is shared by the checks below: completion and summary, a second
+run that finishes at once, concurrency from the trials' start/end times, search quality,
+and the study as optuna-dashboard's own API serves it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo import attrs
+from hpo.spec import build
+from tests.conftest import REPO, SKLEARN_TRAINER
+
+pytestmark = pytest.mark.slow
+
+
+def hpo_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The repo's quickstart study, copied to a temp dir and run once."""
+    tmp = tmp_path_factory.mktemp("quickstart")
+    text = (REPO / "studies" / "quickstart.yaml").read_text()
+    text = text.replace("../trainer_image/train_sklearn.py", str(SKLEARN_TRAINER))
+    study_file = tmp / "quickstart.yaml"
+    study_file.write_text(text)
+    first = hpo_cli("run", str(study_file), cwd=tmp)
+    second = hpo_cli("run", str(study_file), cwd=tmp)
+    storage = build.storage(str(tmp / "quickstart.journal"))
+    study = optuna.load_study(study_name="quickstart", storage=storage)
+    return {"dir": tmp, "first": first, "second": second, "study": study, "storage": storage}
+
+
+def test_runs_to_completion_and_prints_the_best_trial(quickstart: dict[str, Any]) -> None:
+    first = quickstart["first"]
+    assert first.returncode == 0, first.stderr
+    assert f"storage: {quickstart['dir'] / 'quickstart.journal'}" in first.stdout
+    trials = quickstart["study"].get_trials()
+    assert len(trials) == 24 and all(t.state is TrialState.COMPLETE for t in trials)
+    best = quickstart["study"].best_trial
+    assert f"best trial {best.number}: value {best.value:.6g}" in first.stdout
+    assert first.stdout.count(" complete ") >= 24  # a line per finished trial
+
+
+def test_a_second_run_finishes_at_once_without_new_trials(quickstart: dict[str, Any]) -> None:
+    second = quickstart["second"]
+    assert second.returncode == 0, second.stderr
+    assert "complete: 24 finished" in second.stdout
+    assert " complete value" not in second.stdout  # no trial ran again
+    assert len(quickstart["study"].get_trials()) == 24
+
+
+def test_four_trainers_run_at_once_over_the_busy_period(quickstart: dict[str, Any]) -> None:
+    spans = [(t.user_attrs[attrs.STARTED_AT], t.user_attrs[attrs.ENDED_AT])
+             for t in quickstart["study"].get_trials()]  # fmt: skip
+    lo = min(s for s, _ in spans)
+    hi = max(s for s, _ in spans)  # the last start: after it the study drains
+    overlap = sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in spans) / (hi - lo)
+    assert overlap >= 3.5, overlap
+
+
+def test_finds_a_clearly_better_configuration_than_random(quickstart: dict[str, Any]) -> None:
+    values = [t.value for t in quickstart["study"].get_trials()]
+    random_phase, guided = values[:8], values[8:]  # n_startup_trials: 8
+    assert min(values) < 0.5 * statistics.median(random_phase)
+    assert statistics.median(guided) < statistics.median(random_phase)
+
+
+def test_trials_carry_job_facts_and_logs(quickstart: dict[str, Any]) -> None:
+    for t in quickstart["study"].get_trials():
+        ua = t.user_attrs
+        assert ua[attrs.JOB_ID] == f"quickstart-{t.number}-1" and ua[attrs.ATTEMPT] == 1
+        assert ua[attrs.STAGE] == "succeeded" and ua[attrs.EXIT_CODE] == 0
+        assert Path(ua[attrs.LOG]).read_text().count("val_loss=") == 20
+        assert ua[attrs.STARTED_AT] <= ua[attrs.ENDED_AT]
+        assert len(t.intermediate_values) == 20
+        result = json.loads(Path(ua[attrs.TRIAL_URI], "result.json").read_text())
+        assert result["value"] == t.value
+
+
+def _dashboard_get(app: Any, path: str) -> Any:
+    status: list[str] = []
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
+               "SERVER_NAME": "test", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(),
+               "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr}  # fmt: skip
+    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0].startswith("200"), status
+    return json.loads(body)
+
+
+def test_optuna_dashboard_serves_the_study_from_the_printed_storage(
+    quickstart: dict[str, Any],
+) -> None:
+    import optuna_dashboard
+
+    printed = next(line.split("storage: ", 1)[1] for line in quickstart["first"].stdout.splitlines()
+                   if line.startswith("storage: "))  # fmt: skip
+    app = optuna_dashboard.wsgi(printed)  # the same string a user passes to optuna-dashboard
+    summaries = _dashboard_get(app, "/api/studies")["study_summaries"]
+    assert [s["study_name"] for s in summaries] == ["quickstart"]
+    detail = _dashboard_get(app, f"/api/studies/{summaries[0]['study_id']}")
+    trials = detail["trials"]
+    assert len(trials) == 24
+    for trial in trials:
+        assert trial["state"] == "Complete" and len(trial["values"]) == 1
+        assert {p["name"] for p in trial["params"]} == {
+            "learning_rate_init", "alpha", "hidden_units", "batch_size", "activation",
+        }  # fmt: skip
+        assert len(trial["intermediate_values"]) == 20
+        keys = {a["key"] for a in trial["user_attrs"]}
+        assert {attrs.JOB_ID, attrs.ATTEMPT, attrs.STAGE, attrs.LOG, attrs.STARTED_AT} <= keys
