@@ -60,6 +60,12 @@ def _register() -> None:
     from hpo.commands import infra
 
     main.add_command(infra.infra)
+    from hpo.commands import inspect as inspect_cmds
+
+    for command in (inspect_cmds.dashboard, inspect_cmds.status, inspect_cmds.best):
+        main.add_command(command)
+    main.add_command(inspect_cmds.logs_cmd)
+    main.add_command(inspect_cmds.export_cmd)
     # Further command families register here, one line each:
     # (inspection: status/best/logs/export/dashboard; infra: deploy/image/teardown; stop)
 

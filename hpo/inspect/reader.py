@@ -1,0 +1,73 @@
+"""Open a study's storage for reading only, and find trials by number."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from hpo.errors import HpoError, StorageError
+from hpo.spec.loader import StudyFile
+
+
+class UnknownTrialError(HpoError):
+    """The study has no trial with the number the user gave."""
+
+
+def _missing(study: StudyFile) -> StorageError:
+    return StorageError(
+        f"study {study.spec.name!r} does not exist yet (no storage at {study.storage_url})",
+        hint=f"start it with: hpo run {study.path}",
+    )
+
+
+def open_storage(study: StudyFile) -> optuna.storages.BaseStorage:
+    """The study's storage, opened without creating or writing anything."""
+    url = study.storage_url
+    if "://" not in url:
+        if not Path(url).is_file():
+            raise _missing(study)
+        from optuna.storages.journal import JournalFileBackend
+
+        return _guarded(url, lambda: optuna.storages.JournalStorage(JournalFileBackend(url)))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise _missing(study)
+    return _guarded(url, lambda: optuna.storages.RDBStorage(url, skip_table_creation=True))
+
+
+def _guarded(
+    url: str, make: Callable[[], optuna.storages.BaseStorage]
+) -> optuna.storages.BaseStorage:
+    try:
+        return make()
+    except Exception as exc:
+        raise StorageError(
+            f"cannot open storage {url!r}: {exc}",
+            hint="check the 'storage' field of the study file and that the database is reachable",
+        ) from exc
+
+
+def open_study(study: StudyFile) -> optuna.Study:
+    """Load the study read-only; a clear error when it has not been started yet."""
+    storage = open_storage(study)
+    try:
+        return optuna.load_study(study_name=study.spec.name, storage=storage)
+    except KeyError:
+        raise _missing(study) from None
+
+
+def trial_by_number(
+    study: optuna.Study, number: int, *, study_file: str = "STUDY_FILE"
+) -> FrozenTrial:
+    """The trial numbered ``number``, or :class:`UnknownTrialError` naming the valid range."""
+    trials = study.get_trials(deepcopy=False)
+    for trial in trials:
+        if trial.number == number:
+            return trial
+    have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
+    raise UnknownTrialError(
+        f"study {study.study_name!r} has no trial {number} ({have})",
+        hint=f"list the trials with: hpo export {study_file} (or hpo status {study_file})",
+    )

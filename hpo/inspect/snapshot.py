@@ -1,0 +1,237 @@
+"""One read of a study: counts, running trials, recent failures, best so far, compute spent.
+
+Everything comes from storage (the trial user attributes the controller records, see
+:mod:`hpo.attrs`); no backend is asked, so a snapshot is cheap and safe while a controller
+runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo import attrs
+from hpo.attrs import Stage
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    """A RUNNING trial as the controller last recorded it."""
+
+    number: int
+    stage: str
+    attempt: int
+    job_id: str | None
+    age_seconds: float | None  # since the job started, else since submit, else since ask
+    age_since: str  # "started", "submitted" or "asked"
+    last_step: int | None
+    last_value: float | None
+
+
+@dataclass(frozen=True)
+class FailedTrial:
+    """A FAIL trial and why."""
+
+    number: int
+    reason: str
+    attempt: int
+    exit_code: int | None
+    ended_at: float | None
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    """A best trial (or one of the Pareto front) with what to paste into a config."""
+
+    number: int
+    values: list[float]
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"number": self.number}
+        if len(self.values) == 1:
+            out["value"] = self.values[0]
+        else:
+            out["values"] = list(self.values)
+        out["params"] = dict(self.params)
+        if self.metrics:
+            out["metrics"] = dict(self.metrics)
+        return out
+
+
+@dataclass(frozen=True)
+class StudySnapshot:
+    """What ``hpo status`` shows; ``to_dict`` is its ``--json`` form."""
+
+    study: str
+    directions: list[str]
+    n_trials: int | None
+    counts: dict[str, int]
+    running: list[RunningTrial]
+    failures: list[FailedTrial]
+    best: list[BestTrial]
+    compute_seconds: float
+    compute_seconds_saved: float | None
+    retries: int
+    taken_at: float
+
+    @property
+    def done(self) -> int:
+        return self.counts.get("complete", 0) + self.counts.get("pruned", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["done"] = self.done
+        out["best"] = [b.to_dict() for b in self.best]
+        return out
+
+
+def take_snapshot(
+    study: optuna.Study, *, now: float, n_trials: int | None = None, max_failures: int = 5
+) -> StudySnapshot:
+    """Read ``study`` once and summarise it as of ``now`` (epoch seconds)."""
+    trials = study.get_trials(deepcopy=False)
+    return StudySnapshot(
+        study=study.study_name,
+        directions=[d.name.lower() for d in study.directions],
+        n_trials=n_trials,
+        counts=count_states(trials),
+        running=[running_trial(t, now) for t in trials if t.state == TrialState.RUNNING],
+        failures=recent_failures(trials, max_failures),
+        best=best_trials(study),
+        compute_seconds=round(compute_spent(trials, now), 3),
+        compute_seconds_saved=_round(compute_saved(trials)),
+        retries=sum(len(t.user_attrs.get(attrs.ATTEMPTS_LOG) or []) for t in trials),
+        taken_at=now,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def count_states(trials: Sequence[FrozenTrial]) -> dict[str, int]:
+    """Number of trials in each Optuna state (every state present, zero included)."""
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in trials:
+        counts[trial.state.name.lower()] += 1
+    return counts
+
+
+def running_trial(trial: FrozenTrial, now: float) -> RunningTrial:
+    """The controller's view of a RUNNING trial, with its age from the recorded times."""
+    ua = trial.user_attrs
+    stage = str(ua.get(attrs.STAGE, Stage.ASKED.value))
+    age, since = _age(trial, stage, now)
+    step = max(trial.intermediate_values, default=None)
+    return RunningTrial(
+        number=trial.number,
+        stage=stage,
+        attempt=int(ua.get(attrs.ATTEMPT, 1)),
+        job_id=ua.get(attrs.JOB_ID),
+        age_seconds=age,
+        age_since=since,
+        last_step=step,
+        last_value=trial.intermediate_values[step] if step is not None else None,
+    )
+
+
+def _age(trial: FrozenTrial, stage: str, now: float) -> tuple[float | None, str]:
+    ua = trial.user_attrs
+    if stage == Stage.RUNNING.value and ua.get(attrs.STARTED_AT) is not None:
+        return max(0.0, now - float(ua[attrs.STARTED_AT])), "started"
+    if ua.get(attrs.SUBMITTED_AT) is not None:
+        return max(0.0, now - float(ua[attrs.SUBMITTED_AT])), "submitted"
+    if trial.datetime_start is not None:
+        return max(0.0, now - trial.datetime_start.timestamp()), "asked"
+    return None, "asked"
+
+
+def recent_failures(trials: Sequence[FrozenTrial], limit: int) -> list[FailedTrial]:
+    """The ``limit`` most recently ended FAIL trials, newest first."""
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    failed.sort(key=_ended_at, reverse=True)
+    out = []
+    for t in failed[:limit]:
+        ua = t.user_attrs
+        out.append(
+            FailedTrial(
+                number=t.number,
+                reason=str(ua.get(attrs.FAIL_REASON) or "no reason recorded"),
+                attempt=int(ua.get(attrs.ATTEMPT, 1)),
+                exit_code=ua.get(attrs.EXIT_CODE),
+                ended_at=_ended_at(t) or None,
+            )
+        )
+    return out
+
+
+def _ended_at(trial: FrozenTrial) -> float:
+    ended = trial.user_attrs.get(attrs.ENDED_AT)
+    if ended is not None:
+        return float(ended)
+    return trial.datetime_complete.timestamp() if trial.datetime_complete else 0.0
+
+
+def best_trials(study: optuna.Study) -> list[BestTrial]:
+    """The best trial, or the Pareto front for several objectives; empty before any COMPLETE."""
+    try:
+        if len(study.directions) == 1:
+            frozen = [study.best_trial]
+        else:
+            frozen = sorted(study.best_trials, key=lambda t: t.number)
+    except ValueError:
+        return []
+    return [
+        BestTrial(
+            number=t.number,
+            values=list(t.values or []),
+            params=dict(t.params),
+            metrics=dict(t.user_attrs.get(attrs.METRICS) or {}),
+        )
+        for t in frozen
+    ]
+
+
+def compute_spent(trials: Sequence[FrozenTrial], now: float) -> float:
+    """Recorded compute seconds of all trials, plus the running jobs' time so far."""
+    total = 0.0
+    for t in trials:
+        ua = t.user_attrs
+        total += float(ua.get(attrs.COMPUTE_SECONDS) or 0.0)
+        running = t.state == TrialState.RUNNING and ua.get(attrs.STAGE) == Stage.RUNNING.value
+        if running and ua.get(attrs.STARTED_AT) is not None:
+            total += max(0.0, now - float(ua[attrs.STARTED_AT]))
+    return total
+
+
+def compute_saved(trials: Sequence[FrozenTrial]) -> float | None:
+    """Compute seconds pruning saved: each PRUNED trial extrapolated to the longest COMPLETE run.
+
+    For a pruned trial, ``compute / last_step * max_complete_step - compute`` (never below 0).
+    ``None`` when no COMPLETE trial reported steps, so there is nothing to extrapolate to.
+    """
+    full = max(
+        (max(t.intermediate_values) for t in trials if _finished_with_steps(t)),
+        default=None,
+    )
+    if full is None or full <= 0:
+        return None
+    saved = 0.0
+    for t in trials:
+        if t.state != TrialState.PRUNED or not t.intermediate_values:
+            continue
+        last = max(t.intermediate_values)
+        spent = float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0)
+        if last > 0 and spent > 0:
+            saved += max(0.0, spent / last * full - spent)
+    return saved
+
+
+def _finished_with_steps(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and bool(trial.intermediate_values)
