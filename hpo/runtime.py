@@ -13,7 +13,11 @@ from hpo.store.base import ObjectStore, open_store
 
 
 def make_store(study: StudyFile) -> ObjectStore:
-    """The object store at the study's ``store`` root."""
+    """The object store at the study's ``store`` root (on Batch: S3, maybe from the stack)."""
+    if study.spec.backend.type == "batch":
+        from hpo.backends.batch import open_batch_store  # region/profile/endpoint of the spec
+
+        return open_batch_store(study)
     return open_store(study.store_root)
 
 

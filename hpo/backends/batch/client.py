@@ -1,0 +1,124 @@
+"""The seam between the Batch backend and AWS: injected clients, retry config, backoff.
+
+Everything the backend says to AWS goes through the clients in :class:`BatchClients`
+(boto3 clients, or :class:`hpo.testing.fake_batch.FakeBatch` in tests). Time goes through
+:class:`Timer` so tests drive rate limits and backoff with a fake clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hpo.errors import BackendError, ThrottledError
+
+T = TypeVar("T")
+
+# Error codes AWS uses to say "slow down".
+THROTTLE_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
+)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Monotonic time and sleep; tests pass a fake clock's ``monotonic`` and ``advance``."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class BatchClients:
+    """The clients the Batch backend uses: ``batch`` always, ``cloudformation`` for stacks."""
+
+    batch: Any
+    cloudformation: Any = None
+    region: str | None = None
+    timer: Timer = field(default_factory=Timer)
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def client_config(retry_mode: str, max_attempts: int = 5) -> Any:
+    """botocore config: ``standard`` or ``adaptive`` retries (adaptive also rate-limits)."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+
+
+def make_clients(
+    *,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    retry_mode: str = "adaptive",
+) -> BatchClients:
+    """boto3 Batch and CloudFormation clients from one session (no request is made here)."""
+    import boto3
+
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        raise BackendError(
+            f"cannot open an AWS session: {exc}", hint="check 'backend.profile'"
+        ) from exc
+    config = client_config(retry_mode)
+    batch = session.client("batch", endpoint_url=endpoint_url, config=config)
+    cfn = session.client("cloudformation", endpoint_url=endpoint_url, config=config)
+    return BatchClients(batch=batch, cloudformation=cfn, region=session.region_name)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ``ClientError`` ("" for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_throttle(exc: BaseException) -> bool:
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error_code(exc) in THROTTLE_CODES or status == 429
+
+
+def with_backoff(
+    call: Callable[[], T],
+    *,
+    what: str,
+    timer: Timer,
+    rng: random.Random,
+    attempts: int = 4,
+    base: float = 0.25,
+    cap: float = 5.0,
+) -> T:
+    """Run ``call``; on throttling sleep with full jitter and retry, then ``ThrottledError``.
+
+    Any other AWS error becomes a ``BackendError`` naming ``what`` failed.
+    """
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            if not is_throttle(exc):
+                raise BackendError(f"{what} failed: {exc}", hint=_hint(exc)) from exc
+            if attempt == attempts - 1:
+                raise ThrottledError(f"{what} was throttled by AWS Batch: {exc}") from exc
+            timer.sleep(rng.uniform(0, min(cap, base * 2**attempt)))
+        except BotoCoreError as exc:
+            raise BackendError(f"{what} failed: {exc}", hint=_hint(exc)) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "credentials" in text.lower():
+        return "configure AWS credentials (aws configure, AWS_PROFILE or an instance role)"
+    if error_code(exc) == "ClientException":
+        return "check backend.job_queue / job_definition and that the infra stack is deployed"
+    return None
