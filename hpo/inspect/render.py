@@ -103,17 +103,17 @@ def _param(value: object) -> str:
 
 
 def _running_table(snap: StudySnapshot) -> Table:
+    """Age counts from the job's start, else from its submit, else from the ask."""
     table = Table(title="running", title_justify="left", expand=False)
     for name in ("trial", "stage", "attempt", "job id", "age", "last step", "last value"):
         table.add_column(name, justify="right" if name not in ("stage", "job id") else "left")
     for r in sorted(snap.running, key=lambda r: r.number):
-        age = fmt_duration(r.age_seconds)
         table.add_row(
             str(r.number),
             r.stage,
             str(r.attempt),
             r.job_id or "-",
-            age if r.age_since == "started" else f"{age} ({r.age_since})",
+            fmt_duration(r.age_seconds),
             "-" if r.last_step is None else str(r.last_step),
             fmt_value(r.last_value),
         )
