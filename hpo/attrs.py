@@ -66,3 +66,4 @@ RESERVED = frozenset(
 STUDY_SPEC = "hpo_spec"
 STUDY_RUN_SECONDS = "hpo_run_seconds"
 STUDY_LEASE = "hpo_lease"
+STUDY_STOP = "hpo_stop"  # {"cancel": bool, "at": epoch}: set by `hpo stop`, read by the controller

@@ -57,6 +57,9 @@ def _register() -> None:
 
     main.add_command(run.run)
     main.add_command(run.validate)
+    from hpo.commands import stop
+
+    main.add_command(stop.stop)
     from hpo.commands import infra
 
     main.add_command(infra.infra)

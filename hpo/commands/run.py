@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from types import FrameType
 
 import click
 from rich.console import Console
 
+from hpo.controller.failpoints import Failpoints
+from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller, RunSummary, StopReason
 from hpo.controller.report import ConsoleReporter
 from hpo.errors import BudgetError
@@ -31,7 +34,7 @@ def validate(study_file: str) -> None:
 def run(study_file: str) -> None:
     """Run (or resume) the study in STUDY_FILE until its budget is spent."""
     study = load_study(study_file)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     storage = open_storage(study)
     optuna_study = build.create_study(study, storage)
     console.print(f"study [bold]{study.spec.name}[/] on {study.spec.backend.type} backend")
@@ -39,15 +42,24 @@ def run(study_file: str) -> None:
     console.print(
         f"dashboard: hpo dashboard {study_file}  (or: optuna-dashboard {study.storage_url})"
     )
+    lease = Lease(optuna_study, now=time.time)
+    lease.acquire()
     backend = make_backend(study)
     controller = Controller(
-        optuna_study, study.spec, backend, make_store(study), reporter=ConsoleReporter(console)
+        optuna_study,
+        study.spec,
+        backend,
+        make_store(study),
+        reporter=ConsoleReporter(console),
+        lease=lease,
+        failpoints=Failpoints.from_env(),
     )
     previous = _install_stop_handlers(controller, console)
     try:
         summary = controller.run()
     finally:
         backend.close()
+        lease.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_summary(console, study, optuna_study, summary)

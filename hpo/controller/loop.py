@@ -19,9 +19,13 @@ from optuna.trial import TrialState
 from hpo import attrs
 from hpo.attrs import Stage
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, job_name
+from hpo.controller.budget import Budget, StopReason
 from hpo.controller.clock import Clock, SystemClock
-from hpo.controller.documents import InvalidDocument, Outcome, parse_progress, parse_result
+from hpo.controller.documents import InvalidDocument, Outcome, parse_result
+from hpo.controller.failpoints import Failpoints
 from hpo.controller.inflight import InFlight
+from hpo.controller.lease import Lease
+from hpo.controller.progress import ProgressReader
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
 from hpo.errors import BackendError, ThrottledError
@@ -32,14 +36,11 @@ from hpo.store.layout import TrialLayout
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Controller", "RunSummary", "StopReason"]
 
-class StopReason:
-    """Why ``run`` returned (plain strings, shown to the user)."""
-
-    COMPLETE = "complete"
-    INTERRUPTED = "interrupted"
-    TIMEOUT = "timeout"
-    FAILURES = "max_failures"
+_STATE_STAGE = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
+                TrialState.FAIL: Stage.FAILED}  # fmt: skip
+_CONTROL_EVERY = 2.0  # seconds between checks for `hpo stop` requests and run-time saves
 
 
 @dataclass(frozen=True)
@@ -66,38 +67,42 @@ class Controller:
         *,
         clock: Clock | None = None,
         reporter: Reporter | None = None,
+        lease: Lease | None = None,
+        failpoints: Failpoints | None = None,
     ) -> None:
-        self.study = study
-        self.spec = spec
-        self.backend = backend
-        self.store = store
+        self.study, self.spec, self.backend, self.store = study, spec, backend, store
         self.clock = clock or SystemClock()
         self.reporter = reporter or NullReporter()
+        self.lease = lease
+        self.fail = failpoints or Failpoints()
         self.layout = TrialLayout(spec.name)
+        self.budget = Budget(spec.budget, self.clock.monotonic)
+        self.progress = ProgressReader(store, self.layout)
         self._space = build.distributions(spec)
         self._n_objectives = len(spec.objective.study_directions)
-        # Optuna keeps intermediate values for single-objective studies only.
-        self._tracks_progress = self._n_objectives == 1
+        self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective
         self._prunable = self._tracks_progress and spec.pruner.type != "none"
         self._inflight: dict[int, InFlight] = {}
         self._terminating: set[str] = set()
         self._stop = threading.Event()
-        self._counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
-        self._run_seconds = 0.0
-        self._started_mono = 0.0
+        self._cancel = False
+        self._best: float | None = None
+        self._last_control = float("-inf")
 
     # ------------------------------------------------------------------ public
 
-    def request_stop(self) -> None:
-        """Stop proposing trials and return from ``run`` soon; running jobs keep running."""
+    def request_stop(self, *, cancel: bool = False) -> None:
+        """Stop proposing trials and return soon; with ``cancel`` also stop the running jobs."""
+        self._cancel = self._cancel or cancel
         self._stop.set()
 
     def run(self) -> RunSummary:
         """Run until the budget is spent, the failure limit is hit, or a stop is requested."""
-        self._load_counts()
-        self._started_mono = self.clock.monotonic()
+        self.budget.load(self.study)
+        self._clear_stop_request()
         for inflight in recover_inflight(self.study, self.backend, self.layout):
             self._inflight[inflight.number] = inflight
+        self._best = self._best_value()
         self.reporter.started(self._snapshot())
         try:
             while True:
@@ -105,14 +110,26 @@ class Controller:
                 if self._finished():
                     break
                 self.clock.wait(self.backend.poll_interval, self._stop)
+            if self._cancel:
+                self._cancel_inflight()
         finally:
-            self._save_run_seconds()
+            self.budget.save(self.study)
         summary = self._summary()
         self.reporter.stopped(summary)
         return summary
 
+    def cancel(self) -> int:
+        """With no controller running: terminate every RUNNING trial's job and fail the trial."""
+        self.budget.load(self.study)
+        for inflight in recover_inflight(self.study, self.backend, self.layout):
+            self._inflight[inflight.number] = inflight
+        count = len(self._inflight)
+        self._cancel_inflight()
+        return count
+
     def tick(self) -> None:
         """One pass: watch jobs, ingest results and progress, refill free slots."""
+        self._control()
         self._submit_staged()
         self._watch_jobs()
         if self._tracks_progress:
@@ -120,45 +137,42 @@ class Controller:
         self._refill()
         self.reporter.tick(self._snapshot())
 
-    # ------------------------------------------------------------------ budget
+    # ------------------------------------------------------------------ control
 
-    def _load_counts(self) -> None:
-        for trial in self.study.get_trials(deepcopy=False):
-            if trial.state in self._counts:
-                self._counts[trial.state] += 1
-        self._run_seconds = float(self.study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
+    def _control(self) -> None:
+        """Renew the lease; every few seconds, honour `hpo stop` and save the run time."""
+        if self.lease is not None:
+            self.lease.renew()
+        now = self.clock.monotonic()
+        if now - self._last_control < _CONTROL_EVERY:
+            return
+        self._last_control = now
+        request = self.study.user_attrs.get(attrs.STUDY_STOP)
+        if isinstance(request, dict) and request.get("at"):
+            self.request_stop(cancel=bool(request.get("cancel")))
+            self._clear_stop_request()
+        self.budget.save(self.study)
 
-    def _elapsed(self) -> float:
-        return self._run_seconds + self.clock.monotonic() - self._started_mono
+    def _clear_stop_request(self) -> None:
+        if self.study.user_attrs.get(attrs.STUDY_STOP):
+            self.study.set_user_attr(attrs.STUDY_STOP, {})
 
     def _stop_reason(self) -> str | None:
         if self._stop.is_set():
             return StopReason.INTERRUPTED
-        if self._counts[TrialState.FAIL] >= self.spec.budget.failure_limit:
-            return StopReason.FAILURES
-        timeout = self.spec.budget.timeout
-        if timeout is not None and self._elapsed() >= timeout:
-            return StopReason.TIMEOUT
-        return None
-
-    def _may_ask(self) -> bool:
-        done = self._counts[TrialState.COMPLETE] + self._counts[TrialState.PRUNED]
-        return (
-            self._stop_reason() is None
-            and done + len(self._inflight) < self.spec.budget.n_trials
-            and len(self._inflight) < self.spec.budget.max_parallel
-        )
+        return self.budget.exhausted_reason()
 
     def _finished(self) -> bool:
         if self._stop.is_set():
             return True
-        return not self._inflight and not self._may_ask()
+        return not self._inflight and self.budget.room(0) == 0
 
     # ------------------------------------------------------------------ ask, stage, submit
 
     def _refill(self) -> None:
-        while self._may_ask():
+        while not self._stop.is_set() and self.budget.room(len(self._inflight)) > 0:
             trial = self.study.ask(self._space)
+            self.fail.hit("after_ask")
             inflight = InFlight(trial=trial, number=trial.number)
             self._inflight[trial.number] = inflight
             self._stage(inflight)
@@ -166,17 +180,17 @@ class Controller:
 
     def _stage(self, f: InFlight) -> None:
         """Write params.json and record where the trial lives (before any job can exist)."""
-        doc = {"params": f.params, "trial": f.number, "study": self.spec.name, "attempt": f.attempt}
+        doc = {"params": f.params, "trial": f.number, "study": self.spec.name,
+               "attempt": f.attempt}  # fmt: skip
         self.store.put(self.layout.params(f.number), json.dumps(doc).encode())
-        f.record(
-            **{
-                attrs.BACKEND: self.backend.name,
-                attrs.ATTEMPT: f.attempt,
-                attrs.TRIAL_URI: self._trial_uri(f.number),
-                attrs.JOB_NAME: job_name(self.spec.name, f.number, f.attempt),
-                attrs.STAGE: Stage.STAGED.value,
-            }
-        )
+        f.record(**{
+            attrs.BACKEND: self.backend.name,
+            attrs.ATTEMPT: f.attempt,
+            attrs.TRIAL_URI: self._trial_uri(f.number),
+            attrs.JOB_NAME: job_name(self.spec.name, f.number, f.attempt),
+            attrs.STAGE: Stage.STAGED.value,
+        })  # fmt: skip
+        self.fail.hit("after_stage")
 
     def _trial_uri(self, number: int) -> str:
         return self.store.uri(self.layout.trial_prefix(number)).rstrip("/")
@@ -196,14 +210,11 @@ class Controller:
         except BackendError as exc:
             self._finish(f, TrialState.FAIL, reason=f"submit failed: {exc}")
             return
+        self.fail.hit("after_submit")
         f.job_id = job_id
-        f.record(
-            **{
-                attrs.JOB_ID: job_id,
-                attrs.STAGE: Stage.SUBMITTED.value,
-                attrs.SUBMITTED_AT: self.clock.now(),
-            }
-        )
+        f.record(**{attrs.JOB_ID: job_id, attrs.STAGE: Stage.SUBMITTED.value,
+                    attrs.SUBMITTED_AT: self.clock.now()})  # fmt: skip
+        self.fail.hit("after_record")
 
     def _submit_staged(self) -> None:
         for f in list(self._inflight.values()):
@@ -216,10 +227,9 @@ class Controller:
 
     def _watch_jobs(self) -> None:
         ids = [f.job_id for f in self._inflight.values() if f.job_id is not None]
-        ids += list(self._terminating)
-        if not ids:
+        if not ids and not self._terminating:
             return
-        statuses = self.backend.poll(ids)
+        statuses = self.backend.poll([*ids, *self._terminating])
         for job_id in list(self._terminating):
             status = statuses.get(job_id)
             if status is not None and status.state.finished:
@@ -232,22 +242,19 @@ class Controller:
     def _on_status(self, f: InFlight, status: JobStatus) -> None:
         if status.state is JobState.RUNNING and f.stage is not Stage.RUNNING:
             f.started_at = status.started_at or self.clock.now()
-            f.record(
-                **{
-                    attrs.STAGE: Stage.RUNNING.value,
-                    attrs.STARTED_AT: f.started_at,
-                    **({attrs.LOG: status.log} if status.log else {}),
-                    **({attrs.LOG_STREAM: status.log_stream} if status.log_stream else {}),
-                }
-            )
-        elif status.state is JobState.SUCCEEDED:
-            self._ingest_result(f, status)
-        elif status.state in (JobState.FAILED, JobState.LOST):
-            self._on_failure(f, status)
+            found = {attrs.LOG: status.log, attrs.LOG_STREAM: status.log_stream}
+            f.record(**{attrs.STAGE: Stage.RUNNING.value, attrs.STARTED_AT: f.started_at},
+                     **{k: v for k, v in found.items() if v})  # fmt: skip
+        elif status.state.finished:
+            self.fail.hit("after_job_end")
+            if status.state is JobState.SUCCEEDED:
+                self._ingest_result(f, status)
+            else:
+                self._on_failure(f, status)
 
     def _ingest_result(self, f: InFlight, status: JobStatus) -> None:
         if self._tracks_progress:
-            self._read_progress(f)
+            self.progress.read(f)
         try:
             outcome = self._read_outcome(f)
         except InvalidDocument as exc:
@@ -261,24 +268,22 @@ class Controller:
 
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
         reason = status.reason or status.state.value
-        if status.infra_failure:
-            try:  # the work may have been done before the host went away: keep it
-                outcome = self._read_outcome(f)
-            except InvalidDocument:
-                outcome = None
-            if outcome is not None:
-                self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
-            elif f.attempt < self.spec.retries.max_attempts:
-                self._retry(f, status, reason)
-            else:
-                self._finish(
-                    f,
-                    TrialState.FAIL,
-                    status=status,
-                    reason=f"{reason} (after {f.attempt} attempts)",
-                )
+        if not status.infra_failure:
+            self._finish(f, TrialState.FAIL, status=status, reason=reason)
             return
-        self._finish(f, TrialState.FAIL, status=status, reason=reason)
+        try:  # the work may have been done before the host went away: keep it
+            outcome = self._read_outcome(f)
+        except InvalidDocument:
+            outcome = None
+        if outcome is not None:
+            self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
+        elif f.attempt < self.spec.retries.max_attempts:
+            self._retry(f, status, reason)
+        else:
+            reason = f"{reason} (after {f.attempt} attempts)"
+            self._finish(f, TrialState.FAIL, status=status, reason=reason)
+            if self.spec.retries.requeue:
+                self.study.enqueue_trial(f.params, user_attrs={attrs.RETRY_OF: f.number})
 
     def _retry(self, f: InFlight, status: JobStatus, reason: str) -> None:
         """Infrastructure failure with attempts left: a new attempt of the same trial."""
@@ -299,41 +304,32 @@ class Controller:
 
     def _ingest_progress(self) -> None:
         running = [f for f in self._inflight.values() if f.stage is Stage.RUNNING]
-        if not running:
-            return
-        keys = {self.layout.progress(f.number): f for f in running}
-        for key, stamp in self.store.stamps(keys).items():
-            f = keys[key]
-            if stamp.version != f.progress_version:
-                f.progress_version = stamp.version
-                if self._read_progress(f) and self._prunable and f.trial.should_prune():
-                    self._prune(f)
-
-    def _read_progress(self, f: InFlight) -> bool:
-        """Report new (step, value) pairs to Optuna; True if any were new."""
-        new = [
-            (s, v)
-            for s, v in parse_progress(self.store.get(self.layout.progress(f.number)))
-            if s > f.last_step
-        ]
-        for step, value in new:
-            f.trial.report(value, step)
-            f.last_step = step
-        return bool(new)
+        for f in self.progress.changed(running):
+            if self._prunable and f.trial.should_prune():
+                self._prune(f)
 
     def _prune(self, f: InFlight) -> None:
         reason = f"pruned at step {f.last_step}"
-        self.store.put(
-            self.layout.trial_prefix(f.number) + "control.json",
-            json.dumps({"stop": True, "reason": reason}).encode(),
-        )
-        if f.job_id is not None:
-            try:
-                self.backend.terminate(f.job_id, reason)
-                self._terminating.add(f.job_id)
-            except BackendError as exc:
-                log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
+        self._stop_job(f, reason)
         self._finish(f, TrialState.PRUNED, reason=None)
+
+    def _stop_job(self, f: InFlight, reason: str) -> None:
+        """Ask the trainer to stop (control.json) and terminate its job."""
+        control = json.dumps({"stop": True, "reason": reason}).encode()
+        self.store.put(self.layout.trial_prefix(f.number) + "control.json", control)
+        if f.job_id is None:
+            return
+        try:
+            self.backend.terminate(f.job_id, reason)
+            self._terminating.add(f.job_id)
+        except BackendError as exc:
+            log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
+
+    def _cancel_inflight(self) -> None:
+        """`hpo stop --cancel`: terminate every running job and fail its trial."""
+        for f in list(self._inflight.values()):
+            self._stop_job(f, "cancelled by hpo stop --cancel")
+            self._finish(f, TrialState.FAIL, reason="cancelled by hpo stop --cancel")
 
     # ------------------------------------------------------------------ tell
 
@@ -354,11 +350,7 @@ class Controller:
         """Record the end of the trial, then tell Optuna exactly once."""
         compute = f.prior_compute + self._compute(f, status)
         final: dict[str, object] = {
-            attrs.STAGE: {
-                TrialState.COMPLETE: Stage.SUCCEEDED,
-                TrialState.PRUNED: Stage.PRUNED,
-                TrialState.FAIL: Stage.FAILED,
-            }[state].value,
+            attrs.STAGE: _STATE_STAGE[state].value,
             attrs.ENDED_AT: (status.ended_at if status else None) or self.clock.now(),
             attrs.COMPUTE_SECONDS: round(compute, 3),
         }
@@ -375,56 +367,50 @@ class Controller:
         f.record(**final)
         values = outcome.values if outcome is not None else None
         frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
+        self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
-        self._counts[state] += 1
+        self.budget.count(state)
+        self._note_best(frozen)
         self.reporter.trial_finished(
-            TrialEvent(
-                number=f.number,
-                state=frozen.state,
-                values=frozen.values,
-                reason=reason,
-                compute_seconds=compute,
-                params=f.params,
-            )
-        )
+            TrialEvent(number=f.number, state=frozen.state, values=frozen.values,
+                       reason=reason, compute_seconds=compute, params=f.params)
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _save_run_seconds(self) -> None:
-        self.study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self._elapsed(), 3))
-        self._run_seconds = self._elapsed()
-        self._started_mono = self.clock.monotonic()
-
     def _best_value(self) -> float | None:
-        if self._n_objectives != 1 or not self._counts[TrialState.COMPLETE]:
+        if self._n_objectives != 1 or not self.budget.counts[TrialState.COMPLETE]:
             return None
-        try:
-            return self.study.best_value
-        except ValueError:
-            return None
+        return self.study.best_value
+
+    def _note_best(self, frozen: optuna.trial.FrozenTrial) -> None:
+        if self._n_objectives != 1 or frozen.state is not TrialState.COMPLETE:
+            return
+        value = frozen.values[0]
+        better = min if self.spec.objective.direction == "minimize" else max
+        self._best = value if self._best is None else better(self._best, value)
 
     def _snapshot(self) -> Snapshot:
         return Snapshot(
-            complete=self._counts[TrialState.COMPLETE],
-            pruned=self._counts[TrialState.PRUNED],
-            failed=self._counts[TrialState.FAIL],
+            complete=self.budget.counts[TrialState.COMPLETE],
+            pruned=self.budget.counts[TrialState.PRUNED],
+            failed=self.budget.failed,
             running=len(self._inflight),
             n_trials=self.spec.budget.n_trials,
-            best=self._best_value(),
-            elapsed=self._elapsed(),
+            best=self._best,
+            elapsed=self.budget.elapsed(),
         )
 
     def _summary(self) -> RunSummary:
-        reason = self._stop_reason() or StopReason.COMPLETE
         compute = sum(
             float(t.user_attrs.get(attrs.COMPUTE_SECONDS, 0.0))
             for t in self.study.get_trials(deepcopy=False)
         )
         return RunSummary(
-            reason=reason,
-            complete=self._counts[TrialState.COMPLETE],
-            pruned=self._counts[TrialState.PRUNED],
-            failed=self._counts[TrialState.FAIL],
+            reason=self._stop_reason() or StopReason.COMPLETE,
+            complete=self.budget.counts[TrialState.COMPLETE],
+            pruned=self.budget.counts[TrialState.PRUNED],
+            failed=self.budget.failed,
             running=len(self._inflight),
             compute_seconds=compute,
         )

@@ -280,6 +280,7 @@ class RetrySpec(_Model):
     """Infrastructure failures (lost host, spot reclaim, vanished job) are retried this often."""
 
     max_attempts: int = Field(3, ge=1, le=20)
+    requeue: bool = False  # when attempts run out: fail the trial and enqueue its params anew
 
 
 class TrainerSpec(_Model):

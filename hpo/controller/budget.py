@@ -1,0 +1,73 @@
+"""Budget accounting that stays right across restarts: counts come from storage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import attrs
+from hpo.spec.models import BudgetSpec
+
+
+class StopReason:
+    """Why ``Controller.run`` returned (plain strings, shown to the user)."""
+
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    TIMEOUT = "timeout"
+    FAILURES = "max_failures"
+
+
+class Budget:
+    """``n_trials`` counts finished (complete + pruned) trials; failures count against
+    ``max_failures``; ``timeout`` is controller run time summed over all runs."""
+
+    def __init__(self, spec: BudgetSpec, monotonic: Callable[[], float]) -> None:
+        self.spec = spec
+        self.monotonic = monotonic
+        self.counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
+        self._previous_seconds = 0.0
+        self._since = monotonic()
+
+    def load(self, study: optuna.Study) -> None:
+        """Count what earlier runs finished and how long they ran."""
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state in self.counts:
+                self.counts[trial.state] += 1
+        self._previous_seconds = float(study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
+        self._since = self.monotonic()
+
+    def count(self, state: TrialState) -> None:
+        self.counts[state] += 1
+
+    @property
+    def finished(self) -> int:
+        return self.counts[TrialState.COMPLETE] + self.counts[TrialState.PRUNED]
+
+    @property
+    def failed(self) -> int:
+        return self.counts[TrialState.FAIL]
+
+    def elapsed(self) -> float:
+        return self._previous_seconds + self.monotonic() - self._since
+
+    def exhausted_reason(self) -> str | None:
+        """Why no new trial may be asked, ignoring ``n_trials`` (or ``None``)."""
+        if self.failed >= self.spec.failure_limit:
+            return StopReason.FAILURES
+        if self.spec.timeout is not None and self.elapsed() >= self.spec.timeout:
+            return StopReason.TIMEOUT
+        return None
+
+    def room(self, inflight: int) -> int:
+        """How many more trials may be asked now."""
+        if self.exhausted_reason() is not None:
+            return 0
+        left = self.spec.n_trials - self.finished - inflight
+        return max(0, min(left, self.spec.max_parallel - inflight))
+
+    def save(self, study: optuna.Study) -> None:
+        """Persist the run time so far (called on exit and periodically)."""
+        study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self.elapsed(), 3))

@@ -1,0 +1,103 @@
+"""One controller per study: a lease with a heartbeat, kept in the study's user attributes.
+
+The lease names its holder (host, pid, process start time) and an expiry that the holder
+renews every ``ttl / 3`` seconds. A new controller refuses to start while another holds a
+live lease; it takes over a lease that expired, or at once when the holder is a dead
+process on this same host (so a restart after ``kill -9`` needs no wait).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from hpo.attrs import STUDY_LEASE
+from hpo.backends.launcher import process_start_ticks
+from hpo.errors import LeaseError
+
+
+def _pid_alive(pid: int, ticks: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    current = process_start_ticks(pid)
+    return ticks is None or current is None or current == ticks
+
+
+class Lease:
+    """The running controller's claim on a study."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        *,
+        ttl: float = 60.0,
+        now: Callable[[], float],
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> None:
+        self.study = study
+        self.ttl = ttl
+        self.now = now
+        self.host = host or socket.gethostname()
+        self.pid = pid or os.getpid()
+        self.owner = uuid.uuid4().hex
+        self._renewed = 0.0
+
+    def _record(self) -> dict[str, Any]:
+        now = self.now()
+        return {"owner": self.owner, "host": self.host, "pid": self.pid,
+                "ticks": process_start_ticks(self.pid), "since": now,
+                "expires_at": now + self.ttl}  # fmt: skip
+
+    def _current(self) -> dict[str, Any] | None:
+        lease = self.study.user_attrs.get(STUDY_LEASE)
+        return lease if isinstance(lease, dict) and lease.get("owner") else None
+
+    def holder_is_live(self, lease: dict[str, Any]) -> bool:
+        """True while ``lease`` belongs to a controller that may still be running."""
+        if lease.get("owner") == self.owner:
+            return False
+        if lease.get("host") == self.host:
+            return _pid_alive(int(lease.get("pid", 0)), lease.get("ticks"))
+        return float(lease.get("expires_at", 0)) > self.now()
+
+    def acquire(self) -> None:
+        """Take the lease, or raise :class:`LeaseError` naming the live holder."""
+        current = self._current()
+        if current is not None and self.holder_is_live(current):
+            raise _held(self.study.study_name, current)
+        self.study.set_user_attr(STUDY_LEASE, self._record())
+        self._renewed = self.now()
+        winner = self._current()  # two starting at once: the last writer wins, the other yields
+        if winner is None or winner.get("owner") != self.owner:
+            raise _held(self.study.study_name, winner or {})
+
+    def renew(self) -> None:
+        """Extend the lease when a third of its time has passed (cheap to call every tick)."""
+        if self.now() - self._renewed >= self.ttl / 3:
+            self.study.set_user_attr(STUDY_LEASE, {**self._record()})
+            self._renewed = self.now()
+
+    def release(self) -> None:
+        """Give the lease up (a clean exit); a crash leaves it to expire."""
+        current = self._current()
+        if current is not None and current.get("owner") == self.owner:
+            self.study.set_user_attr(STUDY_LEASE, {"owner": None, "released_at": self.now()})
+
+
+def _held(name: str, lease: dict[str, Any]) -> LeaseError:
+    who = f"pid {lease.get('pid')} on {lease.get('host')}"
+    return LeaseError(
+        f"study {name!r} is already being run by another controller ({who})",
+        hint="stop that controller first (Ctrl-C, or `hpo stop STUDY`); a controller that died "
+        "on another host is taken over once its lease expires (60 s)",
+    )

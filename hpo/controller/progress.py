@@ -1,0 +1,41 @@
+"""Intermediate values: read changed progress.json documents in bulk, report new steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hpo.controller.documents import parse_progress
+from hpo.controller.inflight import InFlight
+from hpo.store.base import ObjectStore
+from hpo.store.layout import TrialLayout
+
+
+class ProgressReader:
+    """One ``stamps`` call per poll for all running trials; a GET only for changed ones."""
+
+    def __init__(self, store: ObjectStore, layout: TrialLayout) -> None:
+        self.store = store
+        self.layout = layout
+
+    def changed(self, running: Iterable[InFlight]) -> list[InFlight]:
+        """Trials whose progress document changed since it was last read, now read."""
+        keys = {self.layout.progress(f.number): f for f in running}
+        if not keys:
+            return []
+        updated = []
+        for key, stamp in self.store.stamps(keys).items():
+            f = keys[key]
+            if stamp.version != f.progress_version:
+                f.progress_version = stamp.version
+                if self.read(f):
+                    updated.append(f)
+        return updated
+
+    def read(self, f: InFlight) -> bool:
+        """Report the trial's new (step, value) pairs to Optuna; True if there were any."""
+        raw = self.store.get(self.layout.progress(f.number))
+        new = [(step, value) for step, value in parse_progress(raw) if step > f.last_step]
+        for step, value in new:
+            f.trial.report(value, step)
+            f.last_step = step
+        return bool(new)
