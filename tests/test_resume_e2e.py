@@ -45,8 +45,11 @@ def write_study(tmp: Path, n_trials: int, base: float = 0.3) -> Path:
 
 def start(study: Path, failpoints: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, FAILPOINTS_ENV: failpoints or ""}
-    return subprocess.Popen([sys.executable, "-m", "hpo", "run", str(study)], cwd=study.parent,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    command = [sys.executable, "-m", "hpo", "run", str(study)]
+    return subprocess.Popen(
+        command, cwd=study.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
 
 
 def load(study: Path) -> optuna.Study:
