@@ -8,10 +8,12 @@ inject the clock (``obj["clock"]``) and the wait between refreshes (``obj["wait"
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -57,10 +59,26 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     click.echo(f"dashboard: {study_url(server.url, storage, study.spec.name)}")
     mode = "editable" if allow_edits else "read-only"
     click.echo(f"serving {study.spec.name!r} ({mode}) on {server.url}; Ctrl-C to stop", err=True)
+    restore = _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("dashboard stopped", err=True)
+    finally:
+        restore()
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Treat SIGTERM like Ctrl-C (a clean stop); returns what puts the old handler back."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave signals alone
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- status
