@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from optuna.trial import TrialState
 
 from hpo import attrs
@@ -223,6 +224,10 @@ def test_pruned_trials_are_stopped_and_their_slots_refilled(tmp_path: Path) -> N
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     assert summary.pruned == len(pruned) >= 3
     assert summary.complete + summary.pruned == 20
+    # each pruned trial ran s of 10 steps in ~s seconds: pruning saved ~(10 - s) seconds
+    expected = sum(t.user_attrs[attrs.COMPUTE_SECONDS] / max(t.intermediate_values) * 10
+                   - t.user_attrs[attrs.COMPUTE_SECONDS] for t in pruned)  # fmt: skip
+    assert summary.compute_saved == pytest.approx(expected) and expected > 0
     for t in pruned:
         job = rig.backend.jobs[t.user_attrs[attrs.JOB_ID]]
         assert job.terminated == f"pruned at step {max(t.intermediate_values)}"

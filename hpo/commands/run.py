@@ -96,6 +96,7 @@ def _print_summary(console: Console, study: StudyFile, optuna_study, summary: Ru
         f"[bold]{summary.reason}[/]: {done} finished ({summary.complete} complete, "
         f"{summary.pruned} pruned), {summary.failed} failed, {summary.running} still running; "
         f"compute {summary.compute_seconds:.1f}s"
+        + (f" ({summary.compute_saved:.1f}s saved by pruning)" if summary.compute_saved else "")
     )
     if summary.reason == StopReason.INTERRUPTED:
         console.print(f"resume with: hpo run {study.path}")

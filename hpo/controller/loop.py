@@ -29,6 +29,7 @@ from hpo.controller.progress import ProgressReader
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
 from hpo.errors import BackendError, ThrottledError
+from hpo.inspect.snapshot import compute_saved, compute_spent
 from hpo.spec import build
 from hpo.spec.models import StudySpec
 from hpo.store.base import ObjectStore
@@ -53,6 +54,7 @@ class RunSummary:
     failed: int
     running: int
     compute_seconds: float
+    compute_saved: float | None = None  # by pruning, vs. running pruned trials to the end
 
 
 class Controller:
@@ -402,15 +404,13 @@ class Controller:
         )
 
     def _summary(self) -> RunSummary:
-        compute = sum(
-            float(t.user_attrs.get(attrs.COMPUTE_SECONDS, 0.0))
-            for t in self.study.get_trials(deepcopy=False)
-        )
+        trials = self.study.get_trials(deepcopy=False)
         return RunSummary(
             reason=self._stop_reason() or StopReason.COMPLETE,
             complete=self.budget.counts[TrialState.COMPLETE],
             pruned=self.budget.counts[TrialState.PRUNED],
             failed=self.budget.failed,
             running=len(self._inflight),
-            compute_seconds=compute,
+            compute_seconds=compute_spent(trials, self.clock.now()),
+            compute_saved=compute_saved(trials),
         )
