@@ -1,0 +1,206 @@
+"""The CloudFormation template: cfn-lint clean, least-privilege IAM, TLS-only bucket, IMDSv2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import TEMPLATE, templates
+
+cfnlint_api = pytest.importorskip("cfnlint.api")
+from cfnlint.decode import decode_str  # noqa: E402
+
+
+def _doc(path: Path = TEMPLATE) -> dict[str, Any]:
+    template, matches = decode_str(path.read_text())
+    assert not matches, matches
+    return template
+
+
+def _resources(doc: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in doc["Resources"].items() if v["Type"] == kind}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_documents(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, policy document) of every IAM, bucket and queue policy in the template."""
+    found = []
+    for name, res in doc["Resources"].items():
+        props = res.get("Properties", {})
+        for policy in props.get("Policies", []):
+            found.append((f"{name}/{policy['PolicyName']}", policy["PolicyDocument"]))
+        if "PolicyDocument" in props:
+            found.append((name, props["PolicyDocument"]))
+    return found
+
+
+def _allow_statements(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (owner, st)
+        for owner, document in _policy_documents(doc)
+        for st in document["Statement"]
+        if st["Effect"] == "Allow"
+    ]
+
+
+@pytest.mark.parametrize("path", templates(), ids=lambda p: p.name)
+def test_cfn_lint_reports_nothing(path: Path) -> None:
+    config = cfnlint_api.ManualArgs(regions=["us-east-1"], include_checks=["I"])
+    matches = cfnlint_api.lint(path.read_text(), config=config)
+    assert [str(m) for m in matches] == []
+
+
+def test_no_wildcard_action_and_read_only_wildcard_resources() -> None:
+    statements = _allow_statements(_doc())
+    assert statements
+    for owner, st in statements:
+        actions = _as_list(st["Action"])
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions), owner
+        if "*" in _as_list(st.get("Resource")):
+            verbs = [a.split(":", 1)[1] for a in actions]
+            assert all(v.startswith(("Describe", "List")) for v in verbs), (owner, actions)
+
+
+def test_no_broad_managed_policies() -> None:
+    doc = _doc()
+    for name, role in _resources(doc, "AWS::IAM::Role").items():
+        text = str(role["Properties"].get("ManagedPolicyArns", []))
+        for broad in ("AmazonS3FullAccess", "AdministratorAccess", "PowerUserAccess"):
+            assert broad not in text, name
+    instance_role = doc["Resources"]["BatchInstanceRole"]["Properties"]
+    assert len(instance_role["ManagedPolicyArns"]) == 1
+    assert "AmazonEC2ContainerServiceforEC2Role" in str(instance_role["ManagedPolicyArns"])
+    assert "Policies" not in instance_role
+
+
+def test_job_role_is_limited_to_trial_keys() -> None:
+    role = _doc()["Resources"]["JobRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "ecs-tasks.amazonaws.com"
+    }
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    actions = sorted(a for s in statements for a in _as_list(s["Action"]))
+    assert actions == ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+    for st in statements:
+        if "s3:ListBucket" in _as_list(st["Action"]):
+            assert "/trials/*" in str(st["Condition"]["StringLike"]["s3:prefix"])
+        else:
+            assert "/trials/*" in str(st["Resource"])
+
+
+def test_controller_may_submit_only_to_its_queue_and_pass_only_the_job_role() -> None:
+    policy = _doc()["Resources"]["ControllerPolicy"]["Properties"]["PolicyDocument"]
+    by_action: dict[str, list[Any]] = {}
+    for st in policy["Statement"]:
+        for action in _as_list(st["Action"]):
+            by_action.setdefault(action, []).extend(_as_list(st["Resource"]))
+    submit = by_action["batch:SubmitJob"]
+    assert {"Ref": "JobQueue"} in submit and "*" not in submit
+    assert all("job-definition/" in str(r) for r in submit if r != {"Ref": "JobQueue"})
+    assert by_action["iam:PassRole"] == [{"Fn::GetAtt": ["JobRole", "Arn"]}]
+    assert by_action["cloudformation:DescribeStacks"] == [{"Ref": "AWS::StackId"}]
+    for needed in (
+        "batch:TerminateJob",
+        "batch:RegisterJobDefinition",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+    ):
+        assert "*" not in by_action[needed], needed
+    for read in ("batch:DescribeJobs", "batch:ListJobs"):
+        assert by_action[read] == ["*"]
+
+
+def test_bucket_is_private_encrypted_expiring_and_tls_only() -> None:
+    doc = _doc()
+    bucket = doc["Resources"]["TrialBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    rule = bucket["LifecycleConfiguration"]["Rules"][0]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == {"Ref": "TrialDataExpirationDays"}
+    assert doc["Parameters"]["EnableBucketVersioning"]["Default"] == "false"
+
+    (policy,) = _resources(doc, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "TrialBucket"}
+    denies = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    tls = [s for s in denies if s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+    assert len(tls) == 1 and tls[0]["Principal"] == "*" and tls[0]["Action"] == "s3:*"
+    resources = str(tls[0]["Resource"])
+    assert "TrialBucket.Arn" in resources or "TrialBucket" in resources
+    assert "/*" in resources  # objects as well as the bucket
+
+
+def test_imdsv2_is_required_everywhere() -> None:
+    doc = _doc()
+    templates_ = _resources(doc, "AWS::EC2::LaunchTemplate")
+    instances = _resources(doc, "AWS::EC2::Instance")
+    assert templates_ and instances
+    for name, lt in templates_.items():
+        assert lt["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == (
+            "required"
+        ), name
+    for name, instance in instances.items():
+        assert instance["Properties"]["MetadataOptions"]["HttpTokens"] == "required", name
+    for ce in _resources(doc, "AWS::Batch::ComputeEnvironment").values():
+        assert ce["Properties"]["ComputeResources"]["LaunchTemplate"]["LaunchTemplateId"] == {
+            "Ref": "BatchLaunchTemplate"
+        }
+
+
+def test_batch_is_spot_gpu_scaling_to_zero_with_spot_retries() -> None:
+    doc = _doc()
+    spot = doc["Resources"]["SpotComputeEnvironment"]["Properties"]["ComputeResources"]
+    assert spot["Type"] == "SPOT"
+    assert spot["AllocationStrategy"] == "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    assert spot["MinvCpus"] == 0
+    assert spot["Ec2Configuration"] == [{"ImageType": "ECS_AL2023_NVIDIA"}]
+    assert doc["Resources"]["OnDemandComputeEnvironment"]["Condition"] == "OnDemandOn"
+
+    queue = doc["Resources"]["JobQueue"]["Properties"]
+    (first, *_) = queue["JobStateTimeLimitActions"]
+    assert (first["State"], first["Action"]) == ("RUNNABLE", "CANCEL")
+    assert first["Reason"] == "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+
+    job = doc["Resources"]["JobDefinition"]["Properties"]
+    kinds = [r["Type"] for r in job["ContainerProperties"]["ResourceRequirements"]]
+    assert sorted(kinds) == ["GPU", "MEMORY", "VCPU"]
+    rules = job["RetryStrategy"]["EvaluateOnExit"]
+    assert rules[0] == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}
+    assert rules[-1]["Action"] == "EXIT" and rules[-1].get("OnReason") == "*"
+    assert job["ContainerProperties"]["LogConfiguration"]["Options"]["awslogs-group"] == {
+        "Ref": "LogGroup"
+    }
+
+
+def test_events_reach_a_queue_with_a_dead_letter_queue() -> None:
+    doc = _doc()
+    rule = doc["Resources"]["JobStateRule"]["Properties"]
+    assert rule["EventPattern"]["detail-type"] == ["Batch Job State Change"]
+    assert rule["EventPattern"]["detail"]["jobQueue"] == [{"Ref": "JobQueue"}]
+    queue = doc["Resources"]["EventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]
+    }
+    (policy,) = _resources(doc, "AWS::SQS::QueuePolicy").values()
+    statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+
+
+def test_outputs_cover_the_study_spec() -> None:
+    from hpo.spec.models import STACK_OUTPUTS
+
+    outputs = _doc()["Outputs"]
+    for key in STACK_OUTPUTS.values():
+        assert key in outputs and "Condition" not in outputs[key], key
