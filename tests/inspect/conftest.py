@@ -9,6 +9,8 @@ The one real ``hpo run`` of a tiny quickstart is the session fixture ``real_stud
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import optuna
 import pytest
@@ -294,14 +297,23 @@ def build_running(directory: Path, name: str = "live") -> Built:
     return built
 
 
+@contextlib.contextmanager
+def no_fsync() -> Iterator[None]:
+    """Building a fixture study: skip the journal's fsync per write (~7 ms each, ~100 writes)."""
+    with mock.patch.object(os, "fsync", lambda fd: None):
+        yield
+
+
 @pytest.fixture
 def finished(tmp_path: Path) -> Built:
-    return build_finished(tmp_path)
+    with no_fsync():
+        return build_finished(tmp_path)
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Built:
-    return build_running(tmp_path)
+    with no_fsync():
+        return build_running(tmp_path)
 
 
 @pytest.fixture
@@ -309,9 +321,10 @@ def multi(tmp_path: Path) -> Built:
     """A two-objective study whose Pareto front is trials 0 and 1 (trial 2 is dominated)."""
     objective = "objective: {metrics: [loss, latency], directions: [minimize, minimize]}"
     study = new_study(write_study_file(tmp_path, "pareto", objective=objective))
-    for i, values in enumerate([(0.1, 9.0), (0.5, 1.0), (0.6, 9.5)]):
-        t = start_trial(study, {"lr": 0.1 * (i + 1), "units": 8 + i, "act": "relu"})
-        study.tell(t, values)
+    with no_fsync():
+        for i, values in enumerate([(0.1, 9.0), (0.5, 1.0), (0.6, 9.5)]):
+            t = start_trial(study, {"lr": 0.1 * (i + 1), "units": 8 + i, "act": "relu"})
+            study.tell(t, values)
     return Built(tmp_path / "pareto.yaml", study, time.time(), {"a": 0, "b": 1, "dominated": 2})
 
 

@@ -27,6 +27,7 @@ from tests.inspect.conftest import (
     Built,
     finish_trial,
     new_study,
+    no_fsync,
     start_trial,
     storage_files,
     write_study_file,
@@ -158,6 +159,11 @@ def put(client: Any, stream_name: str, *lines: str) -> None:
 
 def build_batch(directory: Path) -> Built:
     """A Batch study: trial 0 finished on its second attempt, trial 1 running."""
+    with no_fsync():
+        return _build_batch(directory)
+
+
+def _build_batch(directory: Path) -> Built:
     backend = f"backend: {{type: batch, region: {REGION}, log_group: {GROUP}, job_queue: q}}\n"
     study_file = write_study_file(directory, "cloud", backend=backend)
     study_file.write_text(study_file.read_text().replace("store: runs", "store: s3://b/hpo"))
