@@ -107,6 +107,7 @@ def test_controller_may_submit_only_to_its_queue_and_pass_only_the_job_role() ->
     for needed in (
         "batch:TerminateJob",
         "batch:RegisterJobDefinition",
+        "batch:TagResource",
         "logs:GetLogEvents",
         "logs:FilterLogEvents",
         "sqs:ReceiveMessage",
