@@ -178,7 +178,8 @@ def push_image(
         click.echo(DRY_RUN_HEADER)
         _echo_lines(image_mod.plan_lines(plan))
         return
-    pushed = image_mod.push(_clients(ctx, region, profile), plan, _runner(ctx), click.echo)
+    registry_clients = _clients(ctx, plan.region, profile)  # the token must match the registry
+    pushed = image_mod.push(registry_clients, plan, _runner(ctx), click.echo)
     click.echo(f"pushed {pushed}")
 
 

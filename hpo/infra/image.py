@@ -10,6 +10,7 @@ never printed or put on a command line.
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,7 +39,9 @@ WORKER_MODULES = (
 """The hpo modules copied into the image (``hpo.worker`` needs only these and boto3)."""
 
 STAGED_CONTEXT = "<staged build context>"
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+_ECR_URI = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*$"
+)
 
 
 def run_process(command: Sequence[str], stdin: bytes | None) -> int:
@@ -79,6 +82,11 @@ class ImagePlan:
     def account_id(self) -> str:
         return self.registry.split(".", 1)[0]
 
+    @property
+    def region(self) -> str:
+        """The registry's region (``ACCOUNT.dkr.ecr.REGION.amazonaws.com``)."""
+        return self.registry.split(".")[3]
+
     def build_command(self, context: str) -> list[str]:
         return [
             "docker", "build", "--platform", self.platform, "--tag", self.image,
@@ -97,8 +105,7 @@ class ImagePlan:
 
 def check_repository_uri(uri: str) -> str:
     """An ECR repository URI (``ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME``), without a tag."""
-    registry, _, name = uri.partition("/")
-    if ".dkr.ecr." not in registry or not name or ":" in name or "@" in name:
+    if not _ECR_URI.match(uri):
         raise InfraError(
             f"{uri!r} is not an ECR repository URI",
             hint="expected ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME (the RepositoryUri output)",

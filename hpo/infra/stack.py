@@ -15,7 +15,6 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from hpo.infra.calls import Call, ClientFactory, aws_failure, error_message
 from hpo.infra.errors import StackStateError
 from hpo.infra.template import Template
-from hpo.spec.models import STACK_OUTPUTS
 
 CAPABILITIES = ["CAPABILITY_IAM"]
 NO_UPDATES = "No updates are to be performed"
@@ -127,17 +126,6 @@ def require_outputs(clients: ClientFactory, stack: str) -> dict[str, str]:
     if status in BROKEN or status.startswith("DELETE"):
         raise StackStateError(f"stack {stack} is {status}", hint="redeploy it first")
     return outputs_of(found)
-
-
-def spec_values(outputs: Mapping[str, str], stack: str = "the stack") -> dict[str, str]:
-    """Stack outputs under the study-spec field names of :data:`STACK_OUTPUTS`."""
-    missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
-    if missing:
-        raise StackStateError(
-            f"{stack} lacks the outputs {', '.join(missing)}",
-            hint="update it with the current template: hpo infra deploy",
-        )
-    return {name: outputs[key] for name, key in STACK_OUTPUTS.items()}
 
 
 def _check_deployable(stack: str, status: str) -> None:

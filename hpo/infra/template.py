@@ -41,15 +41,15 @@ def find_template(explicit: str | Path | None = None) -> Path:
 
 def find_trainer_dir(explicit: str | Path | None = None) -> Path:
     """The image's build directory: ``explicit`` or ``trainer_image/`` of the checkout or cwd."""
-    candidates = [Path(explicit)] if explicit is not None else []
-    if explicit is None:
+    if explicit is not None:
+        candidates = [Path(explicit)]
+    else:
         candidates = [root / "trainer_image" for root in _search_roots()]
     for path in candidates:
         if (path / "Dockerfile").is_file():
             return path
-    where = candidates[0] if explicit is not None else "trainer_image/"
     raise InfraError(
-        f"no Dockerfile in {where}",
+        f"no Dockerfile in {candidates[0] if explicit is not None else 'trainer_image/'}",
         hint="run from the hpo checkout or pass --trainer-dir DIR (a directory with a Dockerfile)",
     )
 

@@ -258,3 +258,20 @@ def test_a_stack_that_cannot_be_updated_is_refused(status: str, expected: str) -
     assert result.exit_code == 1
     assert expected in result.output
     assert [name for name, _ in cfn.calls] == ["describe_stacks"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_login_token_comes_from_the_registry_region() -> None:
+    regions: list[str | None] = []
+
+    def session(region: str | None, profile: str | None) -> Any:
+        regions.append(region)
+        return moto_session(region, profile)
+
+    repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer"
+    docker = FakeDocker()
+    result = _invoke(["push-image", "--repository-uri", repo, "--tag", "t1"], session, docker)
+    assert result.exit_code == 0, result.output
+    assert regions == ["eu-west-1"]
+    assert docker.commands[1][-1] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    assert docker.commands[2] == ["docker", "push", f"{repo}:t1"]

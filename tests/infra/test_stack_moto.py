@@ -8,13 +8,13 @@ import json
 import boto3
 import pytest
 
-from hpo.infra.stack import spec_values
 from hpo.spec.models import STACK_OUTPUTS, BatchBackendSpec
 from tests.infra.conftest import REGION, STACK, create_stack
 
 
 def _batch_spec(outputs: dict[str, str]) -> BatchBackendSpec:
-    values = spec_values(outputs, STACK)
+    """The batch backend spec a study with ``stack:`` gets: STACK_OUTPUTS read from outputs."""
+    values = {field: outputs[key] for field, key in STACK_OUTPUTS.items()}
     fields = {k: v for k, v in values.items() if k in BatchBackendSpec.model_fields}
     return BatchBackendSpec(type="batch", stack=STACK, **fields)
 
