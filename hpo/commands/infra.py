@@ -165,7 +165,7 @@ def push_image(
         stack_tag = image_mod.tag_of(outputs.get("TrainerImageUri", ""))
     plan = image_mod.ImagePlan(
         repository_uri=image_mod.check_repository_uri(repository_uri),
-        tag=tag or stack_tag or "latest",
+        tag=image_mod.check_tag(tag or stack_tag or "latest"),
         trainer_dir=directory,
         platform=platform,
     )

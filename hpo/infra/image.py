@@ -39,6 +39,7 @@ WORKER_MODULES = (
 """The hpo modules copied into the image (``hpo.worker`` needs only these and boto3)."""
 
 STAGED_CONTEXT = "<staged build context>"
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ECR_URI = re.compile(
     r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*$"
 )
@@ -111,6 +112,15 @@ def check_repository_uri(uri: str) -> str:
             hint="expected ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME (the RepositoryUri output)",
         )
     return uri
+
+
+def check_tag(tag: str) -> str:
+    """A valid image tag (letters, digits, ``_ . -``; at most 128; not starting with . or -)."""
+    if not _TAG.match(tag):
+        raise InfraError(
+            f"{tag!r} is not a valid image tag", hint="e.g. --tag v3 or --tag 2025-06-01"
+        )
+    return tag
 
 
 def tag_of(image_uri: str) -> str | None:

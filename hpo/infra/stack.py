@@ -188,6 +188,8 @@ def deploy(
             if NO_UPDATES not in error_message(exc):
                 raise aws_failure(exc, f"updating stack {request.stack}") from None
             echo(f"stack {request.stack} is up to date")
+        except BotoCoreError as exc:
+            raise aws_failure(exc, f"updating stack {request.stack}") from None
         else:
             wait(clients, request.stack, "stack_update_complete", waiting)
     return require_outputs(clients, request.stack)

@@ -86,10 +86,14 @@ def test_push_image_dry_run_with_a_repository_uri_calls_no_aws() -> None:
     assert "registryIds=['111122223333']" in result.output
 
 
-def test_push_image_rejects_a_non_ecr_uri() -> None:
+def test_push_image_rejects_a_non_ecr_uri_and_a_bad_tag() -> None:
     result = _invoke(["push-image", "--repository-uri", "docker.io/me/x", "--dry-run"], Guard())
     assert result.exit_code == 1
     assert "not an ECR repository URI" in result.output
+    repo = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/trainer"
+    args = ["push-image", "--repository-uri", repo, "--tag", "-x y", "--dry-run"]
+    result = _invoke(args, Guard())
+    assert result.exit_code == 1 and "not a valid image tag" in result.output
 
 
 def test_teardown_dry_run_changes_nothing(stack_outputs: dict[str, str]) -> None:
