@@ -12,6 +12,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,34 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     text = text.replace("../trainer_image/train_sklearn.py", str(SKLEARN_TRAINER))
     study_file = tmp / "quickstart.yaml"
     study_file.write_text(text)
-    first = hpo_cli("run", str(study_file), cwd=tmp)
+    first, dashboard_reads = run_while_dashboard_reads(study_file, tmp / "quickstart.journal")
     second = hpo_cli("run", str(study_file), cwd=tmp)
     storage = build.storage(str(tmp / "quickstart.journal"))
     study = optuna.load_study(study_name="quickstart", storage=storage)
-    return {"dir": tmp, "first": first, "second": second, "study": study, "storage": storage}
+    return {"dir": tmp, "first": first, "second": second, "study": study, "storage": storage,
+            "dashboard_reads": dashboard_reads}  # fmt: skip
+
+
+def run_while_dashboard_reads(
+    study_file: Path, journal: Path
+) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """Run the study while optuna-dashboard's API reads the same storage over and over."""
+    import optuna_dashboard
+
+    command = [sys.executable, "-m", "hpo", "run", str(study_file)]
+    proc = subprocess.Popen(command, cwd=study_file.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    seen: list[int] = []  # trials the dashboard saw on each read
+    while proc.poll() is None:
+        if journal.exists():
+            app = optuna_dashboard.wsgi(str(journal))
+            studies = _dashboard_get(app, "/api/studies")["study_summaries"]
+            if studies:
+                detail = _dashboard_get(app, f"/api/studies/{studies[0]['study_id']}")
+                seen.append(len(detail["trials"]))
+        time.sleep(0.5)  # a person refreshing the page, not synchronisation
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(command, proc.returncode, out, err), seen
 
 
 def test_runs_to_completion_and_prints_the_best_trial(quickstart: dict[str, Any]) -> None:
@@ -56,6 +80,14 @@ def test_runs_to_completion_and_prints_the_best_trial(quickstart: dict[str, Any]
     best = quickstart["study"].best_trial
     assert f"best trial {best.number}: value {best.value:.6g}" in first.stdout
     assert first.stdout.count(" complete ") >= 24  # a line per finished trial
+
+
+def test_the_dashboard_reads_the_study_while_the_controller_writes(
+    quickstart: dict[str, Any],
+) -> None:
+    seen = quickstart["dashboard_reads"]
+    assert len(seen) >= 10  # every read answered 200 with a study while trials ran
+    assert seen == sorted(seen) and 0 < seen[-1] <= 24  # trials appear as they are asked
 
 
 def test_a_second_run_finishes_at_once_without_new_trials(quickstart: dict[str, Any]) -> None:

@@ -1,10 +1,11 @@
 """Example trainer: a scikit-learn MLP on the bundled digits dataset (no downloads).
 
 Params (from the study's search space): ``hidden_units``, ``learning_rate_init``, ``alpha``,
-``batch_size``, ``activation``; optional ``seed``. Each epoch it reports the validation log
-loss (the objective, minimised), checkpoints the model, and stops early when the
-controller prunes the trial. A later attempt of the same trial resumes from the newest
-checkpoint, so a reclaimed host costs at most one epoch.
+``batch_size``, ``activation``; optional ``seed``. Each epoch it checkpoints the model and
+reports the best validation log loss so far (the objective, minimised: the model you keep
+is the best epoch's), and it stops early when the controller prunes the trial. A later
+attempt of the same trial resumes from the newest checkpoint, so a reclaimed host costs at
+most one epoch.
 
 Run through hpo (it sets HPO_TRIAL_URI); ``--epochs`` sets the full budget.
 """
@@ -50,29 +51,31 @@ def build_model(params: dict) -> MLPClassifier:
     )
 
 
-def load_checkpoint(directory: Path) -> tuple[MLPClassifier, int] | None:
+def load_checkpoint(directory: Path) -> dict | None:
+    """The newest checkpoint: ``{"model", "epoch", "best"}``, or ``None``."""
     path = directory / CHECKPOINT
     if not path.exists():
         return None
     with path.open("rb") as handle:
-        state = pickle.load(handle)  # our own checkpoint, written below
-    return state["model"], int(state["epoch"])
+        return pickle.load(handle)  # our own checkpoint, written below
 
 
-def save_checkpoint(directory: Path, model: MLPClassifier, epoch: int) -> None:
+def save_checkpoint(directory: Path, model: MLPClassifier, epoch: int, best: float) -> None:
     tmp = directory / f".{CHECKPOINT}.tmp"
     with tmp.open("wb") as handle:
-        pickle.dump({"model": model, "epoch": epoch}, handle)
+        pickle.dump({"model": model, "epoch": epoch, "best": best}, handle)
     tmp.replace(directory / CHECKPOINT)
 
 
 def train(trial: worker.Trial, epochs: int) -> None:
     x_train, x_val, y_train, y_val = load_data()
     classes = np.unique(y_train)
-    restored = load_checkpoint(trial.checkpoint_dir)
-    model, start = restored if restored else (build_model(trial.params), 0)
-    if restored:
+    state = load_checkpoint(trial.checkpoint_dir)
+    if state:
+        model, start, best = state["model"], int(state["epoch"]), float(state["best"])
         print(f"resuming trial {trial.number} from epoch {start}", flush=True)
+    else:
+        model, start, best = build_model(trial.params), 0, float("inf")
     loss = acc = float("nan")
     for epoch in range(start, epochs):
         with warnings.catch_warnings():
@@ -81,16 +84,20 @@ def train(trial: worker.Trial, epochs: int) -> None:
         proba = np.clip(model.predict_proba(x_val), 1e-12, 1.0)
         loss = float(log_loss(y_val, proba, labels=classes))
         acc = float(accuracy_score(y_val, model.predict(x_val)))
-        save_checkpoint(trial.checkpoint_dir, model, epoch + 1)
+        best = min(best, loss) if np.isfinite(loss) else best
+        save_checkpoint(trial.checkpoint_dir, model, epoch + 1, best)
         trial.save_checkpoint()
-        trial.report(epoch + 1, loss)
+        if np.isfinite(best):
+            trial.report(epoch + 1, best)
         print(f"epoch {epoch + 1}/{epochs} val_loss={loss:.4f} val_acc={acc:.4f}", flush=True)
         if trial.should_stop(min_interval=0.0):
             print("stop requested: checkpoint saved, exiting", flush=True)
             return
-    if not np.isfinite(loss):  # a diverged model: report it as such, not as a number
+    if not np.isfinite(best):  # a diverged model: report it as such, not as a number
         raise SystemExit(f"training diverged (val_loss={loss})")
-    trial.finish(loss, metrics={"val_accuracy": acc, "epochs": float(epochs)})
+    trial.finish(
+        best, metrics={"val_loss_last": loss, "val_accuracy": acc, "epochs": float(epochs)}
+    )
 
 
 def main() -> None:
