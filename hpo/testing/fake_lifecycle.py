@@ -46,6 +46,7 @@ class JobPlan:
     invisible_for: float | None = None  # empty DescribeJobs this long after submit
     container_reason: str | None = None  # container.reason of a failed attempt (e.g. OOM)
     vanish: bool = False  # never visible at all: the job is lost
+    env: Mapping[str, str] = field(default_factory=dict)  # extra container environment
 
 
 @dataclass
@@ -259,6 +260,7 @@ class JobRunner:
             **os.environ,
             **self.container_env,
             **job.env(),
+            **job.plan.env,
             "AWS_BATCH_JOB_ID": job.job_id,
             "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
             "AWS_BATCH_JQ_NAME": job.queue.rsplit("/", 1)[-1],

@@ -7,6 +7,7 @@ import threading
 from hpo.backends.batch.client import Timer
 
 BATCH_SUBMIT_LIMIT = 50.0
+_EPSILON = 1e-9  # float slack: a wait too small to move the clock would never end
 
 
 class TokenBucket:
@@ -37,10 +38,10 @@ class TokenBucket:
         slept = 0.0
         with self._lock:
             self._refill()
-            while self._tokens < 1.0:
-                wait = (1.0 - self._tokens) / self.rate
+            while self._tokens < 1.0 - _EPSILON:
+                wait = max((1.0 - self._tokens) / self.rate, _EPSILON)
                 self._timer.sleep(wait)
                 slept += wait
                 self._refill()
-            self._tokens -= 1.0
+            self._tokens = max(0.0, self._tokens - 1.0)
         return slept
