@@ -67,9 +67,13 @@ def s3(aws: None) -> Any:
     return client
 
 
-@pytest.fixture
-def endpoint(aws: None) -> Iterator[str]:
-    """The moto server URL that trainer subprocesses use as ``AWS_ENDPOINT_URL``."""
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    """The moto server URL that trainer subprocesses use as ``AWS_ENDPOINT_URL``.
+
+    One server for the session: it serves moto's global backends, i.e. whatever the
+    current test's ``mock_aws`` holds.
+    """
     with moto_server() as url:
         yield url
 

@@ -63,6 +63,7 @@ def _image_or_definition(study: StudyFile, stack: Mapping[str, str]) -> tuple[st
             "give either 'image' (hpo registers a job definition) or 'job_definition', not both",
             file=str(study.path),
             field="backend.image",
+            hint="remove one of them: 'image' gives this study its own job definition",
         )
     if spec.image or spec.job_definition:
         return spec.image, spec.job_definition
