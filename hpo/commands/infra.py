@@ -195,15 +195,22 @@ def teardown(
 ) -> None:  # fmt: skip
     """Delete every trial object in the stack's bucket, then the stack itself."""
     clients = _clients(ctx, region, profile)
-    found = stack_mod.describe(clients, _check_stack_name(stack))
+    name = _check_stack_name(stack)
+    if dry_run:  # a plan needs no credentials: without them the bucket stays a placeholder
+        try:
+            found = stack_mod.describe(clients, name)
+        except InfraError as exc:
+            click.echo(f"(could not read the stack, so the bucket is not known: {exc})")
+            found = {"Outputs": [{"OutputKey": "BucketName", "OutputValue": "<BucketName>"}]}
+        bucket = stack_mod.outputs_of(found).get("BucketName") if found else None
+        click.echo(DRY_RUN_HEADER)
+        _echo_lines(teardown_mod.plan_lines(stack, bucket, _waiting(ctx)))
+        return
+    found = stack_mod.describe(clients, name)
     if found is None:
         click.echo(f"stack {stack} does not exist: nothing to delete")
         return
     bucket = stack_mod.outputs_of(found).get("BucketName")
-    if dry_run:
-        click.echo(DRY_RUN_HEADER)
-        _echo_lines(teardown_mod.plan_lines(stack, bucket, _waiting(ctx)))
-        return
     if not yes:
         data = f" and every object in s3://{bucket}" if bucket else ""
         click.confirm(f"Delete stack {stack}{data}? This cannot be undone.", abort=True)
