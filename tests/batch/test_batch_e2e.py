@@ -1,0 +1,158 @@
+"""Batch studies end to end: the real controller, the fake Batch lifecycle, moto's S3.
+
+Trainers are real subprocesses; the controller, the backend and the fake share one fake
+clock, so every run takes the same path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from click.testing import CliRunner
+from optuna.trial import TrialState
+
+from hpo import attrs
+from hpo.backends.batch import make_batch_backend
+from hpo.backends.batch.status import console_url
+from hpo.cli import main
+from hpo.controller.clock import FakeClock
+from hpo.controller.loop import Controller, RunSummary
+from hpo.spec import build
+from hpo.spec.loader import load_study
+from hpo.store.s3 import S3Store
+from hpo.testing.fake_batch import FakeBatch, JobPlan
+from tests.batch.conftest import BUCKET, IMAGE_TRAINERS, REPO, fake_clients
+
+SKLEARN_SPACE = """\
+search_space:
+  learning_rate_init: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
+  alpha: {type: float, low: 1.0e-6, high: 1.0e-2, log: true}
+  hidden_units: {type: int, low: 8, high: 32, log: true}
+"""
+QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+
+
+def result_value(s3: Any, study: str, number: int) -> float:
+    key = f"runs/{study}/trials/{number}/result.json"
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())["value"]
+
+
+def run_controller(study_path: Path, fake: FakeBatch, clock: FakeClock, s3: Any) -> RunSummary:
+    """``hpo run`` through the Controller API with the fake clock."""
+    study = load_study(study_path)
+    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    backend = make_batch_backend(study, clients=fake_clients(fake, clock))
+    store = S3Store.from_uri(study.store_root, client=s3)
+    try:
+        return Controller(optuna_study, study.spec, backend, store, clock=clock).run()
+    finally:
+        backend.close()
+
+
+def trials(study_path: Path) -> list[optuna.trial.FrozenTrial]:
+    study = load_study(study_path)
+    storage = build.storage(study.storage_url)
+    return optuna.load_study(study_name=study.spec.name, storage=storage).trials
+
+
+def test_hpo_run_completes_a_batch_study_with_values_from_s3(
+    fake: FakeBatch,
+    clock: FakeClock,
+    s3: Any,
+    write_batch_study: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = write_batch_study(
+        "e2e", n_trials=3, max_parallel=2,
+        command=f"python {IMAGE_TRAINERS}train_sklearn.py --epochs 2",
+    )  # fmt: skip
+    path.write_text(path.read_text().replace("search_space:\n  x: {type: float, low: -3, "
+                                             "high: 3}\n", SKLEARN_SPACE))  # fmt: skip
+    fake.plan("e2e-0-1", JobPlan(reclaims=1))  # spot reclaim: Batch retries the attempt
+    fake.plan("e2e-1-1", JobPlan(reclaims=2))  # reclaimed on every Batch attempt: hpo retries
+    monkeypatch.setattr("hpo.backends.batch._clients_for", lambda spec: fake_clients(fake, clock))
+    monkeypatch.setattr("hpo.commands.run.Controller", functools.partial(Controller, clock=clock))
+
+    result = CliRunner().invoke(main, ["run", str(path)])
+
+    assert result.exit_code == 0, result.output
+    done = trials(path)
+    assert [t.state for t in done] == [TrialState.COMPLETE] * 3
+    jobs = {job.name: job for job in fake.jobs()}
+    for t in done:
+        ua = t.user_attrs
+        job = jobs[f"e2e-{t.number}-{ua[attrs.ATTEMPT]}"]
+        assert t.value == result_value(s3, "e2e", t.number)
+        assert ua[attrs.BACKEND] == "batch" and ua[attrs.JOB_ID] == job.job_id
+        assert ua[attrs.LOG_STREAM] in {a.stream for a in job.attempts}  # see the xfail below
+        assert ua[attrs.LOG] == console_url("us-east-1", "/aws/batch/job", job.attempts[-1].stream)
+        assert "epoch 2/2" in fake.log_text(job.attempts[-1].stream)
+    assert len(jobs["e2e-0-1"].attempts) == 2  # the reclaimed attempt and the one that ran
+    first, second, third = done
+    assert first.user_attrs[attrs.ATTEMPT] == 1 and attrs.ATTEMPTS_LOG not in first.user_attrs
+    assert second.user_attrs[attrs.ATTEMPT] == 2
+    (earlier,) = second.user_attrs[attrs.ATTEMPTS_LOG]
+    assert earlier["attempt"] == 1 and earlier["job_id"] == jobs["e2e-1-1"].job_id
+    assert earlier["reason"] == ("Host EC2 (instance i-0abc) terminated.; after 2 Batch attempts")
+    assert earlier["log_stream"] == jobs["e2e-1-1"].attempts[-1].stream
+    assert third.user_attrs[attrs.ATTEMPT] == 1
+    assert "3 complete" in result.output
+
+
+def test_a_trainer_error_and_a_malformed_result_fail_only_their_trials(
+    fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
+) -> None:
+    fake.plan("bt-1-*", JobPlan(env={"FAKE_TRAINER_MODE": "fail"}))
+    fake.plan("bt-2-*", JobPlan(env={"FAKE_TRAINER_MODE": "malformed"}))
+    path = write_batch_study(n_trials=3, max_parallel=3)
+
+    summary = run_controller(path, fake, clock, s3)
+
+    assert (summary.complete, summary.failed) == (3, 2)
+    by_number = {t.number: t for t in trials(path)}
+    failed, malformed = by_number.pop(1), by_number.pop(2)
+    assert failed.state is TrialState.FAIL
+    assert failed.user_attrs[attrs.FAIL_REASON] == "Essential container in task exited; exit code 3"
+    assert failed.user_attrs[attrs.EXIT_CODE] == 3 and failed.user_attrs[attrs.LOG]
+    stream = failed.user_attrs[attrs.LOG_STREAM]
+    assert "CUDA error: out of memory" in fake.log_text(stream)
+    assert malformed.state is TrialState.FAIL
+    assert malformed.user_attrs[attrs.FAIL_REASON].startswith("result.json is not valid JSON")
+    assert all(t.state is TrialState.COMPLETE for t in by_number.values())
+    assert all(t.value == result_value(s3, "bt", n) for n, t in by_number.items())
+
+
+def test_running_the_same_study_twice_registers_the_job_definition_once(
+    fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
+) -> None:
+    command = f"[python, {QUICK_TRAINER}]"
+    first = run_controller(write_batch_study(n_trials=2, command=command), fake, clock, s3)
+    again = write_batch_study(n_trials=4, command=command)  # same study, larger budget
+    second = run_controller(again, fake, clock, s3)
+    assert (first.complete, second.complete) == (2, 4)
+    assert fake.calls["RegisterJobDefinition"] == 1
+    assert fake.calls["DescribeJobDefinitions"] == 2
+    assert len({job.definition["jobDefinitionArn"] for job in fake.jobs()}) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the controller records log_stream only when it first sees RUNNING; after a "
+    "Batch-level retry the trial keeps the reclaimed attempt's stream (its 'log' URL is "
+    "right). Fix: record status.log_stream in Controller._finish, then drop this mark.",
+)
+def test_the_log_stream_follows_a_batch_level_retry(
+    fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
+) -> None:
+    fake.plan("bt-0-1", JobPlan(reclaims=1))
+    path = write_batch_study(n_trials=1, max_parallel=1, command=f"[python, {QUICK_TRAINER}]")
+    run_controller(path, fake, clock, s3)
+    (trial,) = trials(path)
+    (job,) = fake.jobs()
+    assert trial.user_attrs[attrs.LOG_STREAM] == job.attempts[-1].stream
