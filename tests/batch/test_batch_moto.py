@@ -199,3 +199,21 @@ def test_the_store_must_be_on_s3(
     with pytest.raises(SpecError) as err:
         make_batch_backend(study, clients=BatchClients(batch=None))
     assert err.value.field == "store" and message in str(err.value)
+
+
+def test_the_example_study_runs_off_the_stack(
+    stack: str, queue_arn: str, real_clients: Callable[[], Any]
+) -> None:
+    study = load_study(Path(__file__).parents[2] / "studies" / "batch-gpu.yaml")
+    backend = make_batch_backend(study, clients=real_clients())
+    assert backend.settings.job_queue == queue_arn
+    assert backend.settings.command == [
+        "python", "/opt/hpo/trainers/train_sklearn.py", "--epochs", "20"]  # fmt: skip
+    job = JobSpec(name="batch-gpu-0-1", study="batch-gpu", trial=0, attempt=1,
+                  trial_uri="s3://hpo-stack-bucket/studies/batch-gpu/trials/0")  # fmt: skip
+    described = boto3.client("batch").describe_jobs(jobs=[backend.submit(job)])["jobs"][0]
+    assert described["jobDefinition"] == backend.job_definition()
+    assert described["jobDefinition"].split("/")[-1].startswith("hpo-batch-gpu-")
+    store = open_batch_store(study, clients=real_clients())
+    assert store.uri("batch-gpu/trials/0/params.json") == (
+        "s3://hpo-stack-bucket/studies/batch-gpu/trials/0/params.json")  # fmt: skip
