@@ -39,7 +39,8 @@ def fmt_duration(seconds: float | None) -> str:
 
 def status_view(snap: StudySnapshot, *, metric_names: Sequence[str] | None = None) -> Group:
     """The whole ``hpo status`` screen."""
-    parts: list[RenderableType] = [_headline(snap, metric_names), _counts(snap), _compute(snap)]
+    parts: list[RenderableType] = [_headline(snap, metric_names), _controller(snap)]
+    parts += [_counts(snap), _compute(snap)]
     parts.append(_best_line(snap, metric_names))
     if snap.running:
         parts.append(_running_table(snap))
@@ -57,6 +58,22 @@ def _headline(snap: StudySnapshot, metric_names: Sequence[str] | None) -> Text:
     line = Text.assemble(("study ", "dim"), (snap.study, "bold"), f"  ({goal})")
     line.append(f"  as of {when}", style="dim")
     return line
+
+
+def _controller(snap: StudySnapshot) -> Text:
+    c = snap.controller
+    if c.state == "running":
+        ago = fmt_duration(snap.taken_at - c.renewed_at) if c.renewed_at else "-"
+        return Text(f"controller: running (pid {c.pid} on {c.host}, heartbeat {ago} ago)")
+    if c.state == "expired":
+        ago = fmt_duration(snap.taken_at - c.expires_at) if c.expires_at else "-"
+        return Text(
+            f"controller: lease of pid {c.pid} on {c.host} expired {ago} ago (died or hung?)",
+            style="yellow",
+        )
+    if c.state == "stopped":
+        return Text("controller: not running (it released the study)", style="dim")
+    return Text("controller: none recorded", style="dim")
 
 
 def _names(metric_names: Sequence[str] | None, n: int) -> list[str | None]:

@@ -65,6 +65,35 @@ class BestTrial:
 
 
 @dataclass(frozen=True)
+class ControllerInfo:
+    """The controller's lease (``hpo_lease`` study attribute), read only."""
+
+    state: str  # "running" (live lease), "expired" (died or hung), "stopped" or "none"
+    host: str | None = None
+    pid: int | None = None
+    renewed_at: float | None = None
+    expires_at: float | None = None
+
+
+def controller_info(user_attrs: dict[str, Any], now: float) -> ControllerInfo:
+    """Whether a controller holds the study now, from its lease."""
+    lease = user_attrs.get(attrs.STUDY_LEASE)
+    if not isinstance(lease, dict):
+        return ControllerInfo("none")
+    if not lease.get("owner"):
+        return ControllerInfo("stopped", renewed_at=lease.get("released_at"))
+    expires = lease.get("expires_at")
+    live = isinstance(expires, int | float) and expires > now
+    return ControllerInfo(
+        "running" if live else "expired",
+        host=lease.get("host"),
+        pid=lease.get("pid"),
+        renewed_at=lease.get("since"),
+        expires_at=expires,
+    )
+
+
+@dataclass(frozen=True)
 class StudySnapshot:
     """What ``hpo status`` shows; ``to_dict`` is its ``--json`` form."""
 
@@ -79,6 +108,7 @@ class StudySnapshot:
     compute_seconds_saved: float | None
     retries: int
     taken_at: float
+    controller: ControllerInfo = field(default_factory=lambda: ControllerInfo("none"))
 
     @property
     def done(self) -> int:
@@ -108,6 +138,7 @@ def take_snapshot(
         compute_seconds_saved=_round(compute_saved(trials)),
         retries=sum(len(t.user_attrs.get(attrs.ATTEMPTS_LOG) or []) for t in trials),
         taken_at=now,
+        controller=controller_info(study.user_attrs, now),
     )
 
 

@@ -293,6 +293,15 @@ def build_running(directory: Path, name: str = "live") -> Built:
         ended_at=now - 5,
         **{attrs.FAIL_REASON: "result.json is missing", attrs.EXIT_CODE: 0},
     )
+    lease = {
+        "owner": "abc",
+        "host": "ctl-host",
+        "pid": 4242,
+        "ticks": None,
+        "since": now - 5,
+        "expires_at": now + 55,
+    }
+    study.set_user_attr(attrs.STUDY_LEASE, lease)  # a live controller's heartbeat
     built.roles = {"complete": 0, "running": 1, "submitted": 2, "staged": 3, "failed": 4}
     return built
 

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 from rich.text import Text
 
+from hpo import attrs
 from hpo.commands.inspect import watch_loop
 from hpo.inspect.snapshot import compute_saved, take_snapshot
 from tests.inspect.conftest import Built, storage_files, write_study_file
@@ -99,6 +100,23 @@ def test_running_study_screen(running: Built, cli: Cli) -> None:
     assert "running 3" in out and "1/10 done" in out
     for needle in ("job id", "live-1-1", "2m00s", "submitted", "live-2-1", "30s", "staged", "0.65"):
         assert needle in out, needle
+
+
+def test_controller_liveness_from_its_lease(running: Built, cli: Cli) -> None:
+    def status(at: float) -> tuple[dict, str]:
+        obj = {"clock": lambda: at}
+        doc = json.loads(cli("status", running.study_file, "--json", obj=obj).stdout)
+        return doc["controller"], cli("status", running.study_file, obj=obj).stdout
+
+    live, screen = status(running.now)
+    assert live["state"] == "running" and (live["host"], live["pid"]) == ("ctl-host", 4242)
+    assert "controller: running (pid 4242 on ctl-host, heartbeat 5s ago)" in screen
+    expired, screen = status(running.now + 100)  # no heartbeat for 100 s
+    assert expired["state"] == "expired"
+    assert "expired 45s ago" in screen
+    running.study.set_user_attr(attrs.STUDY_LEASE, {"owner": None, "released_at": running.now})
+    stopped, screen = status(running.now)
+    assert stopped["state"] == "stopped" and "controller: not running" in screen
 
 
 def test_watch_re_reads_the_study_on_every_refresh(running: Built, cli: Cli) -> None:
