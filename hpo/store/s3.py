@@ -60,6 +60,7 @@ class S3Store(ObjectStore):
     # ------------------------------------------------------------------ keys
 
     def _full(self, key: str) -> str:
+        """The object key of ``key`` under the prefix; keys escaping the root are refused."""
         if not key or key.startswith("/") or ".." in key.split("/"):
             raise ObjectStoreError(f"invalid object key {key!r}")
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -132,6 +133,7 @@ class S3Store(ObjectStore):
         return out
 
     def _list_page(self, prefix: str, *, start_after: str) -> dict[str, Any]:
+        """One ListObjectsV2 page of keys under ``prefix`` after ``start_after``."""
         try:
             return self.client.list_objects_v2(
                 Bucket=self.bucket, Prefix=prefix, StartAfter=start_after, MaxKeys=_PAGE
@@ -150,6 +152,7 @@ class S3Store(ObjectStore):
             raise self._error("list", prefix, exc) from exc
 
     def _error(self, verb: str, key: str, exc: Exception) -> ObjectStoreError:
+        """An ``ObjectStoreError`` naming the object, with a hint for bucket/permission errors."""
         hint = None
         if _code(exc) in ("NoSuchBucket", "AccessDenied", "403"):
             hint = f"check that bucket {self.bucket!r} exists and these credentials may use it"

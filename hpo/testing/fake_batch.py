@@ -138,6 +138,7 @@ class FakeBatch:
     # ------------------------------------------------------------------ bookkeeping
 
     def _call(self, api: str) -> float:
+        """Count a request to ``api``, throttle it if told to; returns the fake time."""
         now = self.clock.now()
         self.calls[api] += 1
         self.call_log.append((api, now))
@@ -185,6 +186,7 @@ class FakeBatch:
             return {"jobDefinitions": [dict(d) for d in out]}
 
     def _definition(self, ref: str) -> dict[str, Any]:
+        """The ACTIVE job definition an ARN, ``name:revision`` or ``name`` refers to."""
         name, _, rev = ref.rsplit("/", 1)[-1].partition(":")
         found = [d for d in self._defs if d["jobDefinitionName"] == name]
         found = [d for d in found if d["status"] == "ACTIVE"]
@@ -275,6 +277,7 @@ class FakeBatch:
             return {}
 
     def _stop(self, job_id: str, reason: str, api: str, states: set[str] | None) -> None:
+        """Terminate/cancel: SIGTERM the trainer, FAILED with ``reason`` (no-op once finished)."""
         job = self._jobs.get(job_id)
         if job is None:
             raise client_error(api, f"Job {job_id} not found")

@@ -238,6 +238,7 @@ class JobRunner:
         return len(job.attempts) < job.plan.reclaims
 
     def _planned_end(self, job: FakeJob, a: Attempt) -> tuple[float, str]:
+        """When and how the running attempt ends: ``reclaim``, ``timeout`` or ``exit``."""
         start = a.running_since or a.started
         if self._reclaimed(job):
             return start + job.run_for / 2, "reclaim"
@@ -246,6 +247,7 @@ class JobRunner:
         return start + job.run_for, "exit"
 
     def _argv(self, command: list[str]) -> list[str]:
+        """The container command on this machine: ``python`` is this interpreter, paths mapped."""
         argv = list(command)
         if argv and argv[0] in ("python", "python3"):
             argv[0] = sys.executable
@@ -256,6 +258,7 @@ class JobRunner:
         return argv
 
     def _launch(self, job: FakeJob, a: Attempt) -> None:
+        """Start the attempt's trainer with the container's environment, output to its log."""
         env = {
             **os.environ,
             **self.container_env,
@@ -280,6 +283,7 @@ class JobRunner:
             a.reason = f"CannotStartContainerError: {exc}"
 
     def _end_attempt(self, job: FakeJob, a: Attempt, end: float, kind: str) -> None:
+        """Record how the attempt ended, then apply Batch's retry strategy."""
         a.stopped = end
         if kind == "reclaim":
             a.status_reason = RECLAIM_REASON

@@ -29,6 +29,7 @@ __all__ = [
 
 
 def _spec(study: StudyFile) -> BatchBackendSpec:
+    """The study's ``backend:`` section, which must be a batch one."""
     spec = study.spec.backend
     if not isinstance(spec, BatchBackendSpec):
         raise SpecError("not a batch study", file=str(study.path), field="backend.type")
@@ -36,6 +37,7 @@ def _spec(study: StudyFile) -> BatchBackendSpec:
 
 
 def _clients_for(spec: BatchBackendSpec) -> BatchClients:
+    """boto3 clients for the spec's region, profile and endpoint (tests patch this seam)."""
     return make_clients(
         region=spec.region,
         profile=spec.profile,
@@ -45,6 +47,7 @@ def _clients_for(spec: BatchBackendSpec) -> BatchClients:
 
 
 def _outputs(study: StudyFile, clients: BatchClients) -> dict[str, str]:
+    """The stack's outputs, or nothing when the study names no stack."""
     spec = _spec(study)
     if not spec.stack:
         return {}

@@ -42,6 +42,7 @@ def batch_job_name(name: str) -> str:
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
 
@@ -76,6 +77,7 @@ class BatchBackend(Backend):
     # ------------------------------------------------------------------ helpers
 
     def _aws(self, call: Any, what: str) -> Any:
+        """Run one AWS call with throttling backoff (see ``with_backoff``)."""
         return with_backoff(call, what=what, timer=self._timer, rng=self._clients.rng)
 
     def job_definition(self) -> str:
@@ -89,6 +91,7 @@ class BatchBackend(Backend):
             return self._definition
 
     def _submit_request(self, job: JobSpec, name: str) -> dict[str, Any]:
+        """SubmitJob arguments: overrides, tags, timeout (+ command, retries for a given def)."""
         s = self.settings
         own = s.image is not None  # our definition already has command, env and retries
         env = {**({} if own else dict(s.env)), **job.env, "HPO_TRIAL_URI": job.trial_uri}
@@ -116,6 +119,7 @@ class BatchBackend(Backend):
         return request
 
     def _remember(self, job_id: str, name: str, *, submitted: bool = False) -> str:
+        """Note a job's name and that it is in flight; returns ``job_id``."""
         with self._lock:
             self._names[job_id] = name
             self._active.add(job_id)
@@ -190,6 +194,7 @@ class BatchBackend(Backend):
     # ------------------------------------------------------------------ poll helpers
 
     def _describe(self, ids: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """DescribeJobs per chunk of 100: the jobs returned, and ids left unanswered (throttled)."""
         seen: dict[str, dict[str, Any]] = {}
         unanswered: set[str] = set()
         for chunk in _chunks(ids, DESCRIBE_CHUNK):
@@ -207,6 +212,7 @@ class BatchBackend(Backend):
         return seen, unanswered
 
     def _seen(self, job: dict[str, Any]) -> JobStatus:
+        """The status of a described job; it is visible, so forget any missing-since time."""
         status = job_status(job, region=self._region, log_group=self.settings.log_group)
         with self._lock:
             self._missing_since.pop(status.job_id, None)
@@ -219,6 +225,7 @@ class BatchBackend(Backend):
         return status
 
     def _unseen(self, job_id: str) -> JobStatus:
+        """UNKNOWN within the grace time (or while ListJobs still lists it), LOST after."""
         now = self._timer.monotonic()
         with self._lock:
             since = self._missing_since.setdefault(job_id, self._submitted.get(job_id, now))

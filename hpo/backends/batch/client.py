@@ -81,6 +81,7 @@ def error_code(exc: BaseException) -> str:
 
 
 def is_throttle(exc: BaseException) -> bool:
+    """Whether AWS answered "slow down" (a throttling code or HTTP 429)."""
     if not isinstance(exc, ClientError):
         return False
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -116,6 +117,7 @@ def with_backoff(
 
 
 def _hint(exc: BaseException) -> str | None:
+    """What the user can do about ``exc``, when we can tell."""
     text = str(exc)
     if "credentials" in text.lower():
         return "configure AWS credentials (aws configure, AWS_PROFILE or an instance role)"

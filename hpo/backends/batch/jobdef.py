@@ -35,6 +35,7 @@ def resource_requirements(resources: BatchResources) -> list[dict[str, str]]:
 
 
 def retry_strategy(attempts: int) -> dict[str, Any]:
+    """Retry lost hosts (spot reclaims) up to ``attempts`` tries; exit on anything else."""
     return {"attempts": attempts, "evaluateOnExit": [dict(rule) for rule in RETRY_RULES]}
 
 

@@ -29,6 +29,7 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def _refill(self) -> None:
+        """Add the tokens earned since the last look, up to the capacity."""
         now = self._timer.monotonic()
         self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
         self._last = now

@@ -45,6 +45,7 @@ def _pick(spec: BatchBackendSpec, stack: Mapping[str, str], name: str) -> str | 
 
 
 def _missing(study: StudyFile, field_name: str, what: str) -> SpecError:
+    """The error for a required value neither the spec nor the stack gives."""
     spec = study.spec.backend
     where = f"stack {spec.stack!r} has no output for it" if spec.stack else "no 'stack:' is set"
     return SpecError(
@@ -56,6 +57,7 @@ def _missing(study: StudyFile, field_name: str, what: str) -> SpecError:
 
 
 def _image_or_definition(study: StudyFile, stack: Mapping[str, str]) -> tuple[str | None, ...]:
+    """``(image, job_definition)``: explicit spec values first, then the stack (image preferred)."""
     spec = study.spec.backend
     assert isinstance(spec, BatchBackendSpec)
     if spec.image and spec.job_definition:

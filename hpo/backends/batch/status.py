@@ -45,6 +45,7 @@ def log_stream(job: dict[str, Any]) -> str | None:
 
 
 def exit_code(job: dict[str, Any]) -> int | None:
+    """The container's exit code (job level, else the newest attempt's)."""
     code = (job.get("container") or {}).get("exitCode")
     if code is None:
         code = (_last_attempt(job).get("container") or {}).get("exitCode")
@@ -68,6 +69,7 @@ def _reasons(job: dict[str, Any]) -> list[str]:
 
 
 def is_infra_failure(job: dict[str, Any]) -> bool:
+    """Whether any reason names an infrastructure failure (``INFRA_REASONS``)."""
     return any(r.startswith(INFRA_REASONS) for r in _reasons(job))
 
 
