@@ -54,7 +54,12 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     study = load_study(study_file)
     storage = reader.open_storage(study)
     reader.open_study(study)  # a clear error when the study does not exist yet
-    app = dashboard_app(storage, artifact_store_for(study), read_only=not allow_edits)
+    try:
+        artifact_store = artifact_store_for(study)
+    except HpoError as exc:  # e.g. no AWS region/credentials here: serve without artifacts
+        click.echo(f"warning: trial artifacts are not shown: {exc}", err=True)
+        artifact_store = None
+    app = dashboard_app(storage, artifact_store, read_only=not allow_edits)
     server = DashboardServer(app, host=host, port=port)
     click.echo(f"dashboard: {study_url(server.url, storage, study.spec.name)}")
     mode = "editable" if allow_edits else "read-only"

@@ -277,3 +277,17 @@ def test_optuna_storage_of_batch_study_is_only_read(aws: Any, tmp_path: Path, cl
     assert cli("logs", built.study_file, "0").exit_code == 0
     assert storage_files(tmp_path) == before
     assert optuna.load_study(study_name="cloud", storage=built.study._storage).trials
+
+
+def test_no_aws_region_is_a_clear_error(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build_batch(tmp_path)
+    built.study_file.write_text(built.study_file.read_text().replace(f"region: {REGION}, ", ""))
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    result = cli("logs", built.study_file, "0")
+    assert result.exit_code == 1
+    assert "cannot create an AWS logs client" in result.stderr
+    assert "hint: set backend.region" in result.stderr
