@@ -108,6 +108,7 @@ def test_hpo_run_completes_a_batch_study_with_values_from_s3(
 def test_a_trainer_error_and_a_malformed_result_fail_only_their_trials(
     fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
 ) -> None:
+    fake.plan("bt-0-*", JobPlan(invisible_for=20))  # an empty describe after submit: not lost
     fake.plan("bt-1-*", JobPlan(env={"FAKE_TRAINER_MODE": "fail"}))
     fake.plan("bt-2-*", JobPlan(env={"FAKE_TRAINER_MODE": "malformed"}))
     path = write_batch_study(n_trials=3, max_parallel=3)
@@ -115,6 +116,7 @@ def test_a_trainer_error_and_a_malformed_result_fail_only_their_trials(
     summary = run_controller(path, fake, clock, s3)
 
     assert (summary.complete, summary.failed) == (3, 2)
+    assert fake.calls["SubmitJob"] == 5  # no trial was resubmitted
     by_number = {t.number: t for t in trials(path)}
     failed, malformed = by_number.pop(1), by_number.pop(2)
     assert failed.state is TrialState.FAIL
