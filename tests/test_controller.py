@@ -224,9 +224,8 @@ def test_pruned_trials_are_stopped_and_their_slots_refilled(tmp_path: Path) -> N
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     assert summary.pruned == len(pruned) >= 3
     assert summary.complete + summary.pruned == 20
-    # each pruned trial ran s of 10 steps in ~s seconds: pruning saved ~(10 - s) seconds
-    expected = sum(t.user_attrs[attrs.COMPUTE_SECONDS] / max(t.intermediate_values) * 10
-                   - t.user_attrs[attrs.COMPUTE_SECONDS] for t in pruned)  # fmt: skip
+    # a full trial costs 10.5 s; each pruned trial spent less before it was stopped
+    expected = sum(10.5 - t.user_attrs[attrs.COMPUTE_SECONDS] for t in pruned)
     assert summary.compute_saved == pytest.approx(expected) and expected > 0
     for t in pruned:
         job = rig.backend.jobs[t.user_attrs[attrs.JOB_ID]]

@@ -7,6 +7,7 @@ runs.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -242,26 +243,31 @@ def compute_spent(trials: Sequence[FrozenTrial], now: float) -> float:
 
 
 def compute_saved(trials: Sequence[FrozenTrial]) -> float | None:
-    """Compute seconds pruning saved: each PRUNED trial extrapolated to the longest COMPLETE run.
+    """Compute seconds pruning saved: for each PRUNED trial, what a full-budget trial typically
+    cost (the median over COMPLETE trials that reached the largest step) minus what it spent.
 
-    For a pruned trial, ``compute / last_step * max_complete_step - compute`` (never below 0).
-    ``None`` when no COMPLETE trial reported steps, so there is nothing to extrapolate to.
+    Comparing whole-trial costs keeps fixed start-up time (imports, data loading, container
+    start) out of the saving, which a per-step extrapolation would multiply. ``None`` when no
+    COMPLETE trial reported steps, so there is no full-budget cost to compare with.
     """
-    full = max(
+    full_step = max(
         (max(t.intermediate_values) for t in trials if _finished_with_steps(t)),
         default=None,
     )
-    if full is None or full <= 0:
+    full_costs = [
+        float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0)
+        for t in trials
+        if _finished_with_steps(t) and max(t.intermediate_values) == full_step
+    ]
+    full_costs = [cost for cost in full_costs if cost > 0]
+    if not full_costs:
         return None
-    saved = 0.0
-    for t in trials:
-        if t.state != TrialState.PRUNED or not t.intermediate_values:
-            continue
-        last = max(t.intermediate_values)
-        spent = float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0)
-        if last > 0 and spent > 0:
-            saved += max(0.0, spent / last * full - spent)
-    return saved
+    typical = statistics.median(full_costs)
+    return sum(
+        max(0.0, typical - float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0))
+        for t in trials
+        if t.state == TrialState.PRUNED
+    )
 
 
 def _finished_with_steps(trial: FrozenTrial) -> bool:
