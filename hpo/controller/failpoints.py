@@ -2,13 +2,15 @@
 
 ``HPO_FAILPOINTS="after_submit=3,after_job_end=1"`` makes the controller SIGKILL itself the
 third time a job was submitted (before its id is recorded) and the first time a finished
-job was observed (before its trial is told). Unset, every point is a no-op.
+job was observed (before its trial is told). Unset, every point is a no-op. In-process tests
+pass an ``action`` that raises instead, and then discard everything but the storage.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 ENV = "HPO_FAILPOINTS"
 POINTS = ("after_ask", "after_stage", "after_submit", "after_record", "after_job_end", "after_tell")
@@ -17,7 +19,8 @@ POINTS = ("after_ask", "after_stage", "after_submit", "after_record", "after_job
 class Failpoints:
     """Counts passes through each named point and kills the process at the chosen one."""
 
-    def __init__(self, spec: str | None = None) -> None:
+    def __init__(self, spec: str | None = None, action: Callable[[], None] | None = None) -> None:
+        self.action = action or (lambda: os.kill(os.getpid(), signal.SIGKILL))
         self.targets: dict[str, int] = {}
         for item in filter(None, (spec or "").split(",")):
             name, _, count = item.partition("=")
@@ -35,4 +38,4 @@ class Failpoints:
             return
         self.counts[name] = self.counts.get(name, 0) + 1
         if self.counts[name] == self.targets[name]:
-            os.kill(os.getpid(), signal.SIGKILL)
+            self.action()
