@@ -31,6 +31,26 @@ def process_start_ticks(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def pid_alive(pid: int, ticks: int | None) -> bool:
+    """True if ``pid`` runs and is the process recorded (same start time); zombies are dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): fall back to signal 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return False
+    return ticks is None or int(fields[19]) == ticks
+
+
 def main(argv: list[str]) -> int:
     state_dir, log_file, sep, *command = argv
     if sep != "--" or not command:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus
+from hpo.backends.launcher import pid_alive
 from hpo.errors import BackendError
 
 # A job dir without pid.json this long after submit means the launcher never started.
@@ -31,26 +32,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int, ticks: int | None) -> bool:
-    """True if ``pid`` runs and is the same process (start time) as recorded; zombies are dead."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc (macOS): fall back to signal 0
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return False
-    return ticks is None or int(fields[19]) == ticks
 
 
 class LocalBackend(Backend):
@@ -140,7 +121,7 @@ class LocalBackend(Backend):
 
     def _signal(self, job_id: str, sig: signal.Signals) -> None:
         pid_doc = _read_json(self.state_dir / job_id / "pid.json")
-        if not pid_doc or not _alive(pid_doc["pid"], pid_doc.get("ticks")):
+        if not pid_doc or not pid_alive(pid_doc["pid"], pid_doc.get("ticks")):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid_doc["pid"], sig)
@@ -154,7 +135,7 @@ class LocalBackend(Backend):
         pid_doc = _read_json(state / "pid.json")
         exit_doc = _read_json(state / "exit.json")
         if exit_doc is None and pid_doc is not None:
-            if _alive(pid_doc["pid"], pid_doc.get("ticks")):
+            if pid_alive(pid_doc["pid"], pid_doc.get("ticks")):
                 self._enforce_grace(job_id, state)
                 return JobStatus(
                     job_id, JobState.RUNNING, log=log, started_at=pid_doc.get("started_at")

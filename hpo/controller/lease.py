@@ -17,19 +17,8 @@ from typing import Any
 import optuna
 
 from hpo.attrs import STUDY_LEASE
-from hpo.backends.launcher import process_start_ticks
+from hpo.backends.launcher import pid_alive, process_start_ticks
 from hpo.errors import LeaseError
-
-
-def _pid_alive(pid: int, ticks: int | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    current = process_start_ticks(pid)
-    return ticks is None or current is None or current == ticks
 
 
 class Lease:
@@ -67,7 +56,7 @@ class Lease:
         if lease.get("owner") == self.owner:
             return False
         if lease.get("host") == self.host:
-            return _pid_alive(int(lease.get("pid", 0)), lease.get("ticks"))
+            return pid_alive(int(lease.get("pid", 0)), lease.get("ticks"))
         return float(lease.get("expires_at", 0)) > self.now()
 
     def acquire(self) -> None:
