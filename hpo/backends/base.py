@@ -89,10 +89,14 @@ class Backend(ABC):
         """Release clients and handles; running jobs keep running."""
 
 
-def job_name(study: str, trial: int, attempt: int) -> str:
-    """Deterministic job name, sanitised to Batch's rule (128 chars, [A-Za-z0-9_-])."""
+def sanitize_job_name(text: str) -> str:
+    """``text`` in Batch's job-name alphabet: [A-Za-z0-9_-], starting with a letter or digit."""
     import re
 
-    base = re.sub(r"[^A-Za-z0-9_-]", "-", study).lstrip("-_") or "study"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text).lstrip("-_") or "job"
+
+
+def job_name(study: str, trial: int, attempt: int) -> str:
+    """Deterministic job name within Batch's rule (128 chars); the study part is shortened."""
     suffix = f"-{trial}-{attempt}"
-    return base[: 128 - len(suffix)] + suffix
+    return sanitize_job_name(study)[: 128 - len(suffix)] + suffix

@@ -14,14 +14,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from hpo.backends.base import Backend, JobSpec, JobState, JobStatus
+from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, sanitize_job_name
 from hpo.backends.batch.client import BatchClients, error_code, with_backoff
 from hpo.backends.batch.jobdef import ensure_job_definition, resource_requirements, retry_strategy
 from hpo.backends.batch.ratelimit import TokenBucket
@@ -37,8 +36,7 @@ VISIBILITY_GRACE = 120.0
 
 def batch_job_name(name: str) -> str:
     """``name`` made valid for Batch: [A-Za-z0-9_-], starting alphanumeric, <= 128 chars."""
-    clean = re.sub(r"[^A-Za-z0-9_-]", "-", name).lstrip("-_") or "job"
-    return clean[:128]
+    return sanitize_job_name(name)[:128]
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
