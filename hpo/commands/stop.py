@@ -10,8 +10,8 @@ from hpo import attrs
 from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller
 from hpo.errors import HpoError
-from hpo.runtime import make_backend, make_store, open_storage
-from hpo.spec import build
+from hpo.inspect.reader import open_study
+from hpo.runtime import make_backend, make_store
 from hpo.spec.loader import load_study
 
 
@@ -24,7 +24,7 @@ from hpo.spec.loader import load_study
 def stop(study_file: str, cancel: bool, wait: bool, timeout: float) -> None:
     """Stop the study in STUDY_FILE (jobs keep running unless --cancel)."""
     study = load_study(study_file)
-    optuna_study = build.load_study(study, open_storage(study))
+    optuna_study = open_study(study)
     lease = Lease(optuna_study, now=time.time)
     holder = optuna_study.user_attrs.get(attrs.STUDY_LEASE)
     if isinstance(holder, dict) and holder.get("owner") and lease.holder_is_live(holder):
