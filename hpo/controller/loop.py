@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import optuna
@@ -90,6 +91,7 @@ class Controller:
         self._cancel = False
         self._best: float | None = None
         self._last_control = float("-inf")
+        self._sync: Callable[[], None] = lambda: None  # makes storage writes durable
 
     # ------------------------------------------------------------------ public
 
@@ -100,43 +102,50 @@ class Controller:
 
     def run(self) -> RunSummary:
         """Run until the budget is spent, the failure limit is hit, or a stop is requested."""
-        self.budget.load(self.study)
-        self._clear_stop_request()
-        for inflight in recover_inflight(self.study, self.backend, self.layout):
-            self._inflight[inflight.number] = inflight
-        self._best = self._best_value()
-        self.reporter.started(self._snapshot())
-        try:
-            while True:
-                self.tick()
-                if self._finished():
-                    break
-                self.clock.wait(self.backend.poll_interval, self._stop)
-            if self._cancel:
-                self._cancel_inflight()
-        finally:
-            self.budget.save(self.study)
+        with build.group_commit(self.study._storage) as self._sync:
+            self.budget.load(self.study)
+            self._clear_stop_request()
+            for inflight in recover_inflight(self.study, self.backend, self.layout):
+                self._inflight[inflight.number] = inflight
+            self._best = self._best_value()
+            self.reporter.started(self._snapshot())
+            try:
+                while True:
+                    self.tick()
+                    if self._finished():
+                        break
+                    self.clock.wait(self.backend.poll_interval, self._stop)
+                if self._cancel:
+                    self._cancel_inflight()
+            finally:
+                self.budget.save(self.study)
         summary = self._summary()
         self.reporter.stopped(summary)
         return summary
 
     def cancel(self) -> int:
         """With no controller running: terminate every RUNNING trial's job and fail the trial."""
-        self.budget.load(self.study)
-        for inflight in recover_inflight(self.study, self.backend, self.layout):
-            self._inflight[inflight.number] = inflight
-        count = len(self._inflight)
-        self._cancel_inflight()
+        with build.group_commit(self.study._storage) as self._sync:
+            self.budget.load(self.study)
+            for inflight in recover_inflight(self.study, self.backend, self.layout):
+                self._inflight[inflight.number] = inflight
+            count = len(self._inflight)
+            self._cancel_inflight()
         return count
 
     def tick(self) -> None:
-        """One pass: watch jobs, ingest results and progress, refill free slots."""
+        """One pass: watch jobs, ingest results and progress, refill free slots.
+
+        Storage writes reach the file at once; their fsync waits for the next job submit or
+        the end of the pass (group commit), so a power loss costs at most this pass's records
+        and never those a submitted job relies on."""
         self._control()
         self._submit_staged()
         self._watch_jobs()
         if self._tracks_progress:
             self._ingest_progress()
         self._refill()
+        self._sync()
         self.reporter.tick(self._snapshot())
 
     # ------------------------------------------------------------------ control
@@ -205,6 +214,7 @@ class Controller:
             attempt=f.attempt,
             trial_uri=self._trial_uri(f.number),
         )
+        self._sync()  # the trial, its params and its stage are durable before its job exists
         try:
             job_id = self.backend.submit(spec)
         except ThrottledError:
