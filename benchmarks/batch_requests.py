@@ -6,7 +6,7 @@ lifecycle (hpo.testing.fake_batch) with trial documents in moto's S3.
 Trainers are real subprocesses (hpo/testing/quick_trainer.py, standard library only) that
 read params.json and write progress.json/result.json through the moto server. Only the
 controller's requests are counted; they are split into per-trial requests (params in,
-SubmitJob, result out; TerminateJob and control.json for pruned trials), progress polling
+SubmitJob, result out; TerminateJob for pruned trials), progress polling
 (DescribeJobs, ListJobs, progress listings and reads) and once-per-run setup (the job
 definition). Target: at most 3 per-trial requests per trial on average at 64 parallel jobs.
 """

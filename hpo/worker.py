@@ -152,7 +152,9 @@ class Trial:
         signal.signal(signal.SIGTERM, _on_term)
 
     def should_stop(self, min_interval: float = 5.0) -> bool:
-        """True once the controller pruned this trial or the process got SIGTERM."""
+        """True once the process got SIGTERM (after :meth:`handle_sigterm`; pruning and
+        ``hpo stop --cancel`` send it) or a ``control.json`` with ``"stop": true`` appeared
+        (read at most every ``min_interval`` seconds)."""
         if self._stop_signalled or self._stop_requested:
             return True
         now = time.monotonic()

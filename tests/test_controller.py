@@ -232,8 +232,6 @@ def test_pruned_trials_are_stopped_and_their_slots_refilled(tmp_path: Path) -> N
         assert job.terminated == f"pruned at step {max(t.intermediate_values)}"
         assert t.user_attrs[attrs.STAGE] == "pruned"
         assert t.user_attrs[attrs.COMPUTE_SECONDS] < 10.5
-        control = json.loads(rig.store.get(f"sim/trials/{t.number}/control.json"))
-        assert control["stop"] is True
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
     assert all(len(t.intermediate_values) == 10 for t in complete)
 

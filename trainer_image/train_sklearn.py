@@ -90,7 +90,7 @@ def train(trial: worker.Trial, epochs: int) -> None:
         if np.isfinite(best):
             trial.report(epoch + 1, best)
         print(f"epoch {epoch + 1}/{epochs} val_loss={loss:.4f} val_acc={acc:.4f}", flush=True)
-        if trial.should_stop(min_interval=0.0):
+        if trial.should_stop():
             print("stop requested: checkpoint saved, exiting", flush=True)
             return
     if not np.isfinite(best):  # a diverged model: report it as such, not as a number

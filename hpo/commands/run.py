@@ -15,6 +15,7 @@ from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller, RunSummary, StopReason
 from hpo.controller.report import ConsoleReporter
 from hpo.errors import BudgetError
+from hpo.inspect.artifacts import artifact_store_for
 from hpo.runtime import make_backend, make_store, open_storage
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, load_study
@@ -45,14 +46,16 @@ def run(study_file: str) -> None:
     lease = Lease(optuna_study, now=time.time)
     lease.acquire()
     backend = make_backend(study)
+    store = make_store(study)
     controller = Controller(
         optuna_study,
         study.spec,
         backend,
-        make_store(study),
+        store,
         reporter=ConsoleReporter(console),
         lease=lease,
         failpoints=Failpoints.from_env(),
+        artifact_store=artifact_store_for(study, s3_client=getattr(store, "client", None)),
     )
     previous = _install_stop_handlers(controller, console)
     try:

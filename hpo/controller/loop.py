@@ -12,7 +12,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
@@ -24,13 +23,14 @@ from hpo.controller.budget import Budget, StopReason
 from hpo.controller.clock import Clock, SystemClock
 from hpo.controller.documents import InvalidDocument, Outcome, parse_result
 from hpo.controller.failpoints import Failpoints
-from hpo.controller.inflight import InFlight
+from hpo.controller.inflight import InFlight, closing_attrs
 from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
+from hpo.controller.summary import RunSummary, summarize
 from hpo.errors import BackendError, ThrottledError
-from hpo.inspect.snapshot import compute_saved, compute_spent
+from hpo.inspect.artifacts import ArtifactStore, register_artifacts
 from hpo.spec import build
 from hpo.spec.models import StudySpec
 from hpo.store.base import ObjectStore
@@ -40,22 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Controller", "RunSummary", "StopReason"]
 
-_STATE_STAGE = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
-                TrialState.FAIL: Stage.FAILED}  # fmt: skip
 _CONTROL_EVERY = 2.0  # seconds between checks for `hpo stop` requests and run-time saves
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did: counts over the whole study, plus why this run stopped."""
-
-    reason: str
-    complete: int
-    pruned: int
-    failed: int
-    running: int
-    compute_seconds: float
-    compute_saved: float | None = None  # by pruning, vs. running pruned trials to the end
 
 
 class Controller:
@@ -72,12 +57,14 @@ class Controller:
         reporter: Reporter | None = None,
         lease: Lease | None = None,
         failpoints: Failpoints | None = None,
+        artifact_store: ArtifactStore | None = None,
     ) -> None:
         self.study, self.spec, self.backend, self.store = study, spec, backend, store
         self.clock = clock or SystemClock()
         self.reporter = reporter or NullReporter()
         self.lease = lease
         self.fail = failpoints or Failpoints()
+        self.artifact_store = artifact_store  # trainers' artifacts/ go to the dashboard
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic)
         self.progress = ProgressReader(store, self.layout)
@@ -241,7 +228,11 @@ class Controller:
         ids = [f.job_id for f in self._inflight.values() if f.job_id is not None]
         if not ids and not self._terminating:
             return
-        statuses = self.backend.poll([*ids, *self._terminating])
+        try:
+            statuses = self.backend.poll([*ids, *self._terminating])
+        except BackendError as exc:  # after the backend's own retries: try again next tick
+            log.warning("polling %d jobs failed, retrying at the next poll: %s", len(ids), exc)
+            return
         for job_id in list(self._terminating):
             status = statuses.get(job_id)
             if status is not None and status.state.finished:
@@ -326,9 +317,7 @@ class Controller:
         self._finish(f, TrialState.PRUNED, reason=None)
 
     def _stop_job(self, f: InFlight, reason: str) -> None:
-        """Ask the trainer to stop (control.json) and terminate its job."""
-        control = json.dumps({"stop": True, "reason": reason}).encode()
-        self.store.put(self.layout.trial_prefix(f.number) + "control.json", control)
+        """Terminate the trial's job: its trainer gets SIGTERM (``trial.should_stop()``)."""
         if f.job_id is None:
             return
         try:
@@ -361,22 +350,12 @@ class Controller:
     ) -> None:
         """Record the end of the trial, then tell Optuna exactly once."""
         compute = f.prior_compute + self._compute(f, status)
-        final: dict[str, object] = {
-            attrs.STAGE: _STATE_STAGE[state].value,
-            attrs.ENDED_AT: (status.ended_at if status else None) or self.clock.now(),
-            attrs.COMPUTE_SECONDS: round(compute, 3),
-        }
-        if reason:
-            final[attrs.FAIL_REASON] = reason[:1000]
-        if status is not None and status.exit_code is not None:
-            final[attrs.EXIT_CODE] = status.exit_code
-        if status is not None and status.log:
-            final[attrs.LOG] = status.log
-        if outcome is not None:
-            if outcome.metrics:
-                final[attrs.METRICS] = outcome.metrics
-            final.update(outcome.user_attrs)
+        ended = (status.ended_at if status else None) or self.clock.now()
+        final = closing_attrs(state, ended, compute, status=status, outcome=outcome, reason=reason)
         f.record(**final)
+        if self.artifact_store is not None:  # the trial must still be RUNNING to attach them
+            register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
+                               self.artifact_store)  # fmt: skip
         values = outcome.values if outcome is not None else None
         frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
         self.fail.hit("after_tell")
@@ -414,13 +393,5 @@ class Controller:
         )
 
     def _summary(self) -> RunSummary:
-        trials = self.study.get_trials(deepcopy=False)
-        return RunSummary(
-            reason=self._stop_reason() or StopReason.COMPLETE,
-            complete=self.budget.counts[TrialState.COMPLETE],
-            pruned=self.budget.counts[TrialState.PRUNED],
-            failed=self.budget.failed,
-            running=len(self._inflight),
-            compute_seconds=compute_spent(trials, self.clock.now()),
-            compute_saved=compute_saved(trials),
-        )
+        reason = self._stop_reason() or StopReason.COMPLETE
+        return summarize(self.study, self.budget, reason, len(self._inflight), self.clock.now())

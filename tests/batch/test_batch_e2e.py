@@ -90,7 +90,7 @@ def test_hpo_run_completes_a_batch_study_with_values_from_s3(
         job = jobs[f"e2e-{t.number}-{ua[attrs.ATTEMPT]}"]
         assert t.value == result_value(s3, "e2e", t.number)
         assert ua[attrs.BACKEND] == "batch" and ua[attrs.JOB_ID] == job.job_id
-        assert ua[attrs.LOG_STREAM] in {a.stream for a in job.attempts}  # see the xfail below
+        assert ua[attrs.LOG_STREAM] == job.attempts[-1].stream  # the attempt that ran
         assert ua[attrs.LOG] == console_url("us-east-1", "/aws/batch/job", job.attempts[-1].stream)
         assert "epoch 2/2" in fake.log_text(job.attempts[-1].stream)
     assert len(jobs["e2e-0-1"].attempts) == 2  # the reclaimed attempt and the one that ran
@@ -143,12 +143,6 @@ def test_running_the_same_study_twice_registers_the_job_definition_once(
     assert len({job.definition["jobDefinitionArn"] for job in fake.jobs()}) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the controller records log_stream only when it first sees RUNNING; after a "
-    "Batch-level retry the trial keeps the reclaimed attempt's stream (its 'log' URL is "
-    "right). Fix: record status.log_stream in Controller._finish, then drop this mark.",
-)
 def test_the_log_stream_follows_a_batch_level_retry(
     fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
 ) -> None:

@@ -81,9 +81,6 @@ def test_hpo_dashboard_serves_the_finished_study_over_http(
     assert "dashboard stopped" in (proc.stderr.read() if proc.stderr else "")
 
 
-@pytest.mark.xfail(
-    reason="needs the controller hook: register_artifacts(...) just before tell", strict=False
-)
 def test_artifacts_the_trainer_wrote_are_on_the_trial_pages(real: RealStudy) -> None:
     study = load_study(real.study_file)
     app = dashboard_app(reader.open_storage(study), artifact_store_for(study))

@@ -1,0 +1,40 @@
+"""What a run reports when it returns: counts over the whole study and compute spent/saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo.controller.budget import Budget
+from hpo.inspect.snapshot import compute_saved, compute_spent
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: counts over the whole study, plus why this run stopped."""
+
+    reason: str
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    compute_seconds: float
+    compute_saved: float | None = None  # by pruning, vs. running pruned trials to the end
+
+
+def summarize(
+    study: optuna.Study, budget: Budget, reason: str, running: int, now: float
+) -> RunSummary:
+    """The summary of a run that stopped for ``reason`` with ``running`` trials in flight."""
+    trials = study.get_trials(deepcopy=False)
+    return RunSummary(
+        reason=reason,
+        complete=budget.counts[TrialState.COMPLETE],
+        pruned=budget.counts[TrialState.PRUNED],
+        failed=budget.failed,
+        running=running,
+        compute_seconds=compute_spent(trials, now),
+        compute_saved=compute_saved(trials),
+    )
