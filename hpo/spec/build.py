@@ -179,17 +179,6 @@ def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> 
     )
 
 
-def load_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
-    """Load an existing study read-only style (no sampler state needed); clear error if absent."""
-    try:
-        return optuna.load_study(study_name=study.spec.name, storage=storage_obj)
-    except KeyError:
-        raise StorageError(
-            f"study {study.spec.name!r} does not exist in {study.storage_url}",
-            hint=f"start it with: hpo run {study.path}",
-        ) from None
-
-
 class GroupCommitJournalFile(JournalFileBackend):
     """Optuna's journal file, whose fsync can wait for an explicit sync point (group commit).
 
