@@ -1,14 +1,14 @@
 """Controller overhead at scale, on a time-warped clock (see ``warp.py``).
 
-    python -m benchmarks.overhead [--quick] [--storage journal sqlite] [--profile] [--out FILE]
+    python -m benchmarks.overhead [--quick] [--parts 1 2] [--profile] [--out FILE]
 
 Part 1, utilisation: N trials at P parallel (default 2,000 at 64) with log-normal job
-durations: makespan / ideal list-scheduling makespan, idle time of a slot between a job
-ending and the next starting, controller CPU per trial; once per storage.
-Part 2, throughput: H finished trials of history (default 10,000), P parallel (default 1,000),
-jobs whose durations offer a given completion rate; the rate the controller absorbs, slot idle
-times once the first fill is done, and the process's peak memory. The real Controller, real
-Optuna storage and the default TPE sampler; only the training is simulated.
+durations, once per storage: makespan / ideal list-scheduling makespan, idle time of a slot
+between a job ending and the next starting, controller CPU per trial.
+Part 2, throughput: H finished trials of history (default 1,000 and 10,000), 1,000 parallel,
+job durations whose mean offers a given completion rate: the rate the controller absorbs, its
+work per completion, slot idle times after the first fill, peak memory.
+The real Controller, Optuna storage and default TPE sampler; only the training is simulated.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from benchmarks.schedule import ideal_makespan, percentile, slot_gaps
@@ -51,48 +52,63 @@ PROFILE_GROUPS = [  # (label, file suffix, function): cumulative time of each in
     ("  of which TPE _sample", "samplers/_tpe/sampler.py", "_sample"),
     ("study.tell", "optuna/study/study.py", "tell"),
     ("trial attribute writes", "hpo/controller/inflight.py", "record"),
-    ("fsync (group commit)", "~", "<built-in method posix.fsync>"),
+    ("fsync (journal)", "~", "<built-in method posix.fsync>"),
+    ("SQLite commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("RDB re-reads of unfinished trials", "_cached_storage.py", "_read_trials_from_remote_storage"),
     ("backend.poll", "hpo/backends/simulated.py", "poll"),
     ("progress stamps + reads", "hpo/controller/progress.py", "changed"),
-    ("object store get", "hpo/store/local.py", "get"),
-    ("object store put", "hpo/store/local.py", "put"),
+    ("object store get + put", "hpo/store/local.py", "get|put"),
 ]
 
 
 def objective(p: dict[str, Any]) -> float:
-    """A cheap stand-in for a validation loss (the value does not matter here)."""
+    """A cheap stand-in for a validation loss (its value does not matter here)."""
     opt = {"adam": 0.0, "sgd": 0.3, "rmsprop": 0.1}[p["optimizer"]]
-    return (
-        (math.log10(p["lr"]) + 3) ** 2
-        + 0.1 * (p["layers"] - 4) ** 2
-        + (p["dropout"] - 0.2) ** 2
-        + opt
-    )
+    lr = (math.log10(p["lr"]) + 3) ** 2
+    return lr + 0.1 * (p["layers"] - 4) ** 2 + (p["dropout"] - 0.2) ** 2 + opt
 
 
-def _profiled(profile: bool, fn: Any) -> tuple[Any, pstats.Stats | None]:
-    if not profile:
-        return fn(), None
-    prof = cProfile.Profile()
-    result = prof.runcall(fn)
-    return result, pstats.Stats(prof)
+class AskTimer:
+    """Times every ``study.ask`` of one study (the sampler's share of the controller's work)."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.seconds, self.calls, self._ask = 0.0, 0, study.ask
+        study.ask = self  # type: ignore[method-assign]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> optuna.trial.Trial:
+        start = time.perf_counter()
+        try:
+            return self._ask(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
 
 
-def profile_summary(stats: pstats.Stats, per: int, what: str) -> str:
-    """Cumulative time of the controller's main parts, per ``what``, under cProfile."""
-    total = max(
-        ct
-        for (_, _, name), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
-        if name == "run"
-    )
-    lines = [f"| part (cProfile, cumulative) | ms per {what} | share |", "|---|---|---|"]
-    for label, suffix, func in PROFILE_GROUPS:
-        ct = sum(
-            v[3]
-            for (file, _, name), v in stats.stats.items()  # type: ignore[attr-defined]
-            if name == func and file.endswith(suffix)
-        )
-        lines.append(f"| {label} | {1000 * ct / per:.1f} | {ct / total:.0%} |")
+def _run(spec: Any, study: optuna.Study, durations: np.ndarray, poll: float, workdir: Path,
+         profile: bool) -> tuple[SimRun, WarpClock, AskTimer, pstats.Stats | None]:  # fmt: skip
+    clock, asks = WarpClock(), AskTimer(study)
+    prof = cProfile.Profile() if profile else None
+    if prof:
+        prof.enable()
+    run = run_controller(spec, study, durations, objective, clock, poll_interval=poll,
+                         store_dir=workdir / "store")  # fmt: skip
+    if prof:
+        prof.disable()
+    return run, clock, asks, pstats.Stats(prof) if prof else None
+
+
+def profile_summary(stats: pstats.Stats | None, per: int) -> str | None:
+    """Cumulative time of the controller's main parts per trial, under cProfile."""
+    if stats is None:
+        return None
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    total = max(v[3] for (_, _, name), v in entries if name == "run")
+    lines = ["| part (cProfile, cumulative) | ms per trial | share |", "|---|---|---|"]
+    for label, suffix, funcs in PROFILE_GROUPS:
+        ct = sum(v[3] for (file, _, name), v in entries
+                 if name in funcs.split("|") and file.endswith(suffix))  # fmt: skip
+        if ct:
+            lines.append(f"| {label} | {1000 * ct / per:.1f} | {ct / total:.0%} |")
     return "\n".join(lines)
 
 
@@ -102,58 +118,30 @@ def profile_summary(stats: pstats.Stats, per: int, what: str) -> str:
 @dataclass
 class Utilisation:
     storage: str
-    trials: int
-    parallel: int
-    ratio: float
+    ratio: float  # makespan / ideal
     gap_mean: float
     gap_p99: float
     cpu_ms: float
+    ask_ms: float
     wall: float
-    profile: str | None = None
+    profile: str | None
 
 
-def utilisation(
-    storage: str,
-    n: int,
-    parallel: int,
-    median: float,
-    sigma: float,
-    poll: float,
-    seed: int,
-    profile: bool,
-) -> Utilisation:
+def utilisation(storage: str, n: int, parallel: int, median: float, sigma: float, poll: float,
+                seed: int, profile: bool) -> Utilisation:  # fmt: skip
     """Run ``n`` trials at ``parallel``; compare the makespan with list scheduling."""
-    workdir = Path(tempfile.mkdtemp(prefix="hpo-overhead-"))
-    spec = make_spec("overhead", SPACE, n, parallel, seed)
-    study = create_study(spec, open_storage(storage, workdir))
-    durations = lognormal_durations(n, median, sigma, seed)
-    clock = WarpClock()
-    run, stats = _profiled(
-        profile,
-        lambda: run_controller(
-            spec,
-            study,
-            durations,
-            objective,
-            clock,
-            poll_interval=poll,
-            store_dir=workdir / "store",
-        ),
-    )
+    with tempfile.TemporaryDirectory(prefix="hpo-overhead-") as tmp:
+        spec = make_spec("overhead", SPACE, n, parallel, seed)
+        study = create_study(spec, open_storage(storage, Path(tmp)))
+        durations = lognormal_durations(n, median, sigma, seed)
+        run, _, asks, stats = _run(spec, study, durations, poll, Path(tmp), profile)
     intervals = run.intervals()
     makespan = max(e for _, e in intervals) - min(s for s, _ in intervals)
     gaps = slot_gaps(intervals, parallel)
-    return Utilisation(
-        storage,
-        n,
-        parallel,
-        makespan / ideal_makespan(durations, parallel),
-        sum(gaps) / len(gaps),
-        percentile(gaps, 99),
-        1000 * run.cpu_seconds / n,
-        run.wall_seconds,
-        stats and profile_summary(stats, n, "trial"),
-    )
+    return Utilisation(storage, makespan / ideal_makespan(durations, parallel),
+                       sum(gaps) / len(gaps), percentile(gaps, 99), 1000 * run.cpu_seconds / n,
+                       1000 * asks.seconds / asks.calls, run.wall_seconds,
+                       profile_summary(stats, n))  # fmt: skip
 
 
 # ------------------------------------------------------------------ part 2: throughput
@@ -162,195 +150,142 @@ def utilisation(
 @dataclass
 class Throughput:
     history: int
-    parallel: int
     offered: float
-    absorbed: float
-    cost_ms: float  # controller work per completion
+    absorbed: float  # refills per second between the end of the first fill and the last one
+    cost_ms: float  # controller work per refill in that window
+    ask_ms: float
     gap_p50: float
     gap_p99: float
     fill_s: float
     peak_mb: float
     wall: float
-    profile: str | None = None
+    profile: str | None
 
 
-def throughput(
-    history: int,
-    parallel: int,
-    extra: int,
-    offered: float,
-    sigma: float,
-    poll: float,
-    seed: int,
-    profile: bool,
-) -> Throughput:
+def throughput(history: int, parallel: int, extra: int, offered: float, sigma: float,
+               poll: float, seed: int, profile: bool) -> Throughput:  # fmt: skip
     """Offer ``offered`` completions/s at ``parallel`` on top of ``history`` finished trials."""
-    workdir = Path(tempfile.mkdtemp(prefix="hpo-throughput-"))
-    total = history + extra
-    spec = make_spec("throughput", SPACE, total, parallel, seed)
-    study = create_study(spec, open_storage("journal", workdir))
-    add_history(study, spec, objective, history, seed)
-    median = parallel / offered / math.exp(sigma**2 / 2)  # mean duration = parallel / rate
-    durations = lognormal_durations(total, median, sigma, seed)
-    clock = WarpClock()
-    run, stats = _profiled(
-        profile,
-        lambda: run_controller(
-            spec,
-            study,
-            durations,
-            objective,
-            clock,
-            poll_interval=poll,
-            store_dir=workdir / "store",
-        ),
-    )
-    return _rates(run, clock, history, parallel, offered, stats)
-
-
-def _rates(
-    run: SimRun,
-    clock: WarpClock,
-    history: int,
-    parallel: int,
-    offered: float,
-    stats: pstats.Stats | None,
-) -> Throughput:
-    """Absorbed rate and gaps between the end of the first fill and the last start."""
+    with tempfile.TemporaryDirectory(prefix="hpo-throughput-") as tmp:
+        total = history + extra
+        spec = make_spec("throughput", SPACE, total, parallel, seed)
+        study = create_study(spec, open_storage("journal", Path(tmp)))
+        add_history(study, spec, objective, history, seed)
+        median = parallel / offered / math.exp(sigma**2 / 2)  # mean duration = parallel / rate
+        durations = lognormal_durations(total, median, sigma, seed)
+        run, clock, asks, stats = _run(spec, study, durations, poll, Path(tmp), profile)
     origin = clock.now() - clock.monotonic()
     fill_end = origin + clock.waits[0]
     intervals = run.intervals()
-    starts = sorted(s for s, _ in intervals)
-    refills = [s for s in starts[parallel:] if s >= fill_end]
-    window = refills[-1] - fill_end if refills else math.nan
+    refills = [s for s in sorted(s for s, _ in intervals)[parallel:] if s >= fill_end]
     last = refills[-1] if refills else fill_end
-    ticks = zip(clock.work[1:], clock.waits[1:], clock.waits, strict=False)  # work, end, prior wait
+    ticks = zip(clock.work[1:], clock.waits[1:], clock.waits, strict=False)  # work, end, prior
     busy = sum(w for w, end, prior in ticks if origin + end > fill_end and origin + prior < last)
     gaps = slot_gaps(intervals, parallel, after=fill_end)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return Throughput(
-        history,
-        parallel,
-        offered,
-        len(refills) / window,
-        1000 * busy / max(1, len(refills)),
-        percentile(gaps, 50),
-        percentile(gaps, 99),
-        clock.waits[0],
-        peak,
-        run.wall_seconds,
-        stats and profile_summary(stats, max(1, len(intervals)), "trial"),
-    )
+    return Throughput(history, offered, len(refills) / (last - fill_end) if refills else math.nan,
+                      1000 * busy / max(1, len(refills)), 1000 * asks.seconds / asks.calls,
+                      percentile(gaps, 50), percentile(gaps, 99), clock.waits[0],
+                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      run.wall_seconds, profile_summary(stats, len(intervals)))  # fmt: skip
 
 
 # ------------------------------------------------------------------ report
 
 
-def _machine() -> str:
-    load = os.getloadavg()
-    return (
-        f"{os.cpu_count()} CPUs (shared; load average {load[0]:.1f} at the end), "
-        f"Python {sys.version.split()[0]}, Optuna {optuna.__version__}"
-    )
+def fsync_ms(samples: int = 50) -> float:
+    """Median latency of a small append + fsync in the temp directory (disk load varies)."""
+    with tempfile.NamedTemporaryFile() as f:
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            f.write(b"x" * 200 + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+            times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
 
 
-def report_utilisation(rows: list[Utilisation], a: argparse.Namespace) -> str:
-    lines = [
-        f"Utilisation: {rows[0].trials} trials at {rows[0].parallel} parallel, durations "
-        f"log-normal (median {a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, "
-        "default TPE.",
-        "",
-        "| storage | makespan / ideal | slot idle mean s | slot idle p99 s | "
-        "controller CPU per trial ms | real s |",
-        "|---|---|---|---|---|---|",
-    ]
+def _machine(fsync_before: float) -> str:
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} CPUs shared with other work (load average {load:.1f} at the end), "
+            f"fsync {fsync_before:.2f} ms before / {fsync_ms():.2f} ms after, "
+            f"Python {sys.version.split()[0]}, Optuna {optuna.__version__}")  # fmt: skip
+
+
+UTILISATION_HEAD = (
+    "| storage | makespan / ideal | slot idle mean s | slot idle p99 s | "
+    "controller CPU ms per trial | of which ask ms | real s |"
+)
+THROUGHPUT_HEAD = (
+    "| history | offered /s | absorbed /s | controller ms per completion | "
+    "of which ask ms | slot idle p50 s | slot idle p99 s | first fill s | "
+    "peak RSS MB | real s |"
+)
+
+
+def report_utilisation(rows: list[Utilisation], n: int, a: argparse.Namespace) -> str:
+    lines = [f"Utilisation: {n} trials at {a.parallel} parallel, durations log-normal (median "
+             f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, default TPE.", "",
+             UTILISATION_HEAD, "|---" * UTILISATION_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
-        lines.append(
-            f"| {r.storage} | {r.ratio:.3f} | {r.gap_mean:.2f} | {r.gap_p99:.2f} | "
-            f"{r.cpu_ms:.1f} | {r.wall:.0f} |"
-        )
-    for r in rows:
-        if r.profile:
-            lines += ["", f"Profile, {r.storage}:", "", r.profile]
+        lines.append(f"| {r.storage} | {r.ratio:.3f} | {r.gap_mean:.2f} | {r.gap_p99:.2f} | "
+                     f"{r.cpu_ms:.1f} | {r.ask_ms:.1f} | {r.wall:.0f} |")  # fmt: skip
+    lines += [x for r in rows if r.profile for x in ("", f"Profile, {r.storage}:", "", r.profile)]
     return "\n".join(lines)
 
 
-def report_throughput(rows: list[Throughput], a: argparse.Namespace) -> str:
-    r0 = rows[0]
-    lines = [
-        f"Throughput: {r0.history} finished trials of history, {r0.parallel} parallel, "
-        f"journal storage, durations log-normal (sigma {a.sigma:g}) with mean "
-        f"parallel / offered rate, poll interval {a.poll:g} s.",
-        "",
-        "| offered /s | absorbed /s | controller ms per completion | slot idle p50 s | "
-        "slot idle p99 s | first fill s | peak RSS MB | real s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+def report_throughput(rows: list[Throughput], wide: int, a: argparse.Namespace) -> str:
+    lines = [f"Throughput: {wide} parallel, journal storage, default TPE, durations log-normal "
+             f"(sigma {a.sigma:g}) with mean {wide} / offered rate, poll interval {a.poll:g} s.",
+             "", THROUGHPUT_HEAD, "|---" * THROUGHPUT_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
-        lines.append(
-            f"| {r.offered:g} | {r.absorbed:.1f} | {r.cost_ms:.0f} | {r.gap_p50:.2f} | "
-            f"{r.gap_p99:.2f} | {r.fill_s:.0f} | {r.peak_mb:.0f} | {r.wall:.0f} |"
-        )
-    for r in rows:
-        if r.profile:
-            lines += ["", f"Profile, offered {r.offered:g}/s:", "", r.profile]
+        lines.append(f"| {r.history} | {r.offered:g} | {r.absorbed:.1f} | {r.cost_ms:.0f} | "
+                     f"{r.ask_ms:.0f} | {r.gap_p50:.2f} | {r.gap_p99:.2f} | {r.fill_s:.0f} | "
+                     f"{r.peak_mb:.0f} | {r.wall:.0f} |")  # fmt: skip
+    lines += [x for r in rows if r.profile
+              for x in ("", f"Profile, history {r.history}, offered {r.offered:g}/s:", "",
+                        r.profile)]  # fmt: skip
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes (make bench)")
-    parser.add_argument("--storage", nargs="+", default=["journal", "sqlite"])
-    parser.add_argument("--trials", type=int, default=None, help="part 1 (default 2000)")
+    parser.add_argument("--parts", nargs="+", default=["1", "2"])
+    parser.add_argument("--storage", nargs="+", default=["journal", "sqlite"], help="part 1")
+    parser.add_argument("--trials", type=int, help="part 1 (default 2000; --quick 300)")
     parser.add_argument("--parallel", type=int, default=64, help="part 1")
     parser.add_argument("--median", type=float, default=30.0, help="part 1 median duration, s")
-    parser.add_argument("--sigma", type=float, default=1.0)
+    parser.add_argument("--sigma", type=float, default=1.0, help="log-normal shape")
     parser.add_argument("--poll", type=float, default=1.0, help="backend poll interval, s")
-    parser.add_argument("--history", type=int, default=None, help="part 2 (default 10000)")
-    parser.add_argument("--wide", type=int, default=None, help="part 2 parallel (default 1000)")
-    parser.add_argument("--extra", type=int, default=None, help="part 2 trials after history")
-    parser.add_argument("--rates", type=float, nargs="+", default=[10.0, 20.0, 80.0])
-    parser.add_argument("--parts", nargs="+", default=["1", "2"])
+    parser.add_argument("--history", type=int, nargs="+", help="part 2 (default 1000 10000)")
+    parser.add_argument("--wide", type=int, help="part 2 parallel (default 1000; --quick 200)")
+    parser.add_argument("--extra", type=int, help="part 2 trials after the history (3x wide)")
+    parser.add_argument("--rates", type=float, nargs="+", help="part 2 offered completions/s")
     parser.add_argument("--profile", action="store_true", help="add a cProfile summary")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="also write the tables here")
+    parser.add_argument("--out", type=Path, help="also write the tables here")
     a = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    quick = a.quick
-    n = a.trials or (400 if quick else 2000)
-    history = a.history if a.history is not None else (2000 if quick else 10_000)
-    wide = a.wide or (250 if quick else 1000)
-    extra = a.extra or (2 * wide if quick else 3 * wide)
-    start = time.perf_counter()
-    out = []
+    n = a.trials or (300 if a.quick else 2000)
+    histories = a.history or ([500, 2000] if a.quick else [1000, 10_000])
+    wide = a.wide or (200 if a.quick else 1000)
+    rates = a.rates or ([4.0, 40.0] if a.quick else [10.0, 20.0, 80.0])
+    start, before, out = time.perf_counter(), fsync_ms(), []
     if "1" in a.parts:
-        rows = [
-            utilisation(
-                s,
-                n if s != "sqlite" or not quick else n // 4,
-                a.parallel,
-                a.median,
-                a.sigma,
-                a.poll,
-                a.seed,
-                a.profile,
-            )
-            for s in a.storage
-        ]
-        out.append(report_utilisation(rows, a))
+        rows = [utilisation(s, n, a.parallel, a.median, a.sigma, a.poll, a.seed, a.profile)
+                for s in a.storage]  # fmt: skip
+        out.append(report_utilisation(rows, n, a))
         print(out[-1] + "\n", flush=True)
     if "2" in a.parts:
-        rows2 = [
-            throughput(history, wide, extra, rate, a.sigma, a.poll, a.seed, a.profile)
-            for rate in a.rates
-        ]
-        out.append(report_throughput(rows2, a))
+        rows2 = [throughput(h, wide, a.extra or 3 * wide, rate, a.sigma, a.poll, a.seed,
+                            a.profile) for h in histories for rate in rates]  # fmt: skip
+        out.append(report_throughput(rows2, wide, a))
         print(out[-1] + "\n", flush=True)
-    footer = f"Machine: {_machine()}. Took {time.perf_counter() - start:.0f} s."
-    print(footer)
+    out.append(f"Machine: {_machine(before)}. Took {time.perf_counter() - start:.0f} s.")
+    print(out[-1])
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text("\n\n".join([*out, footer]) + "\n")
+        a.out.write_text("\n\n".join(out) + "\n")
 
 
 if __name__ == "__main__":
