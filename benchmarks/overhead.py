@@ -47,17 +47,22 @@ SPACE: dict[str, dict[str, Any]] = {
     "dropout": {"type": "float", "low": 0.0, "high": 0.5},
     "optimizer": {"type": "categorical", "choices": ["adam", "sgd", "rmsprop"]},
 }
-PROFILE_GROUPS = [  # (label, file suffix, function): cumulative time of each in a profile
-    ("study.ask (sampler)", "optuna/study/study.py", "ask"),
-    ("  of which TPE _sample", "samplers/_tpe/sampler.py", "_sample"),
-    ("study.tell", "optuna/study/study.py", "tell"),
-    ("trial attribute writes", "hpo/controller/inflight.py", "record"),
-    ("fsync (journal)", "~", "<built-in method posix.fsync>"),
-    ("SQLite commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
-    ("RDB re-reads of unfinished trials", "_cached_storage.py", "_read_trials_from_remote_storage"),
-    ("backend.poll", "hpo/backends/simulated.py", "poll"),
-    ("progress stamps + reads", "hpo/controller/progress.py", "changed"),
-    ("object store get + put", "hpo/store/local.py", "get|put"),
+_TPE = "samplers/_tpe/sampler.py"
+PROFILE_GROUPS = [  # label, "file suffix:function" alternatives: cumulative time in a profile
+    ("study.ask (sampler)", "optuna/study/study.py:ask"),
+    ("  TPE: params of all trials to arrays", f"{_TPE}:_get_internal_repr"),
+    ("  TPE: split trials below/above", f"{_TPE}:_split_trials"),
+    ("  TPE: acquisition (Parzen log-pdf)", f"{_TPE}:_compute_acquisition_func"),
+    ("  TPE: search space inference", f"{_TPE}:infer_relative_search_space"),
+    ("  trial param writes", "journal/_storage.py:set_trial_param|_rdb/storage.py:set_trial_param"),
+    ("study.tell", "optuna/study/study.py:tell"),
+    ("trial attribute writes", "hpo/controller/inflight.py:record"),
+    ("fsync (journal)", "~:<built-in method posix.fsync>"),
+    ("SQLite commits", "~:<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("RDB re-reads of unfinished trials", "_cached_storage.py:_read_trials_from_remote_storage"),
+    ("backend.poll", "hpo/backends/simulated.py:poll"),
+    ("progress stamps + reads", "hpo/controller/progress.py:changed"),
+    ("object store get + put", "hpo/store/local.py:get|hpo/store/local.py:put"),
 ]
 
 
@@ -84,17 +89,43 @@ class AskTimer:
             self.calls += 1
 
 
-def _run(spec: Any, study: optuna.Study, durations: np.ndarray, poll: float, workdir: Path,
-         profile: bool) -> tuple[SimRun, WarpClock, AskTimer, pstats.Stats | None]:  # fmt: skip
+class FsyncMeter:
+    """Counts ``os.fsync`` calls while active; ``delay_ms`` adds latency to each one (a slower
+    disk than this machine's, e.g. a network volume)."""
+
+    delay_ms = 0.0
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __enter__(self) -> FsyncMeter:
+        self._real = os.fsync
+        os.fsync = self._fsync
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.fsync = self._real
+
+    def _fsync(self, fd: int) -> None:
+        self._real(fd)
+        self.calls += 1
+        if self.delay_ms:
+            time.sleep(self.delay_ms / 1000)
+
+
+def _run(
+    spec: Any, study: optuna.Study, durations: np.ndarray, poll: float, workdir: Path, profile: bool
+) -> tuple[SimRun, WarpClock, AskTimer, pstats.Stats | None, int]:
     clock, asks = WarpClock(), AskTimer(study)
     prof = cProfile.Profile() if profile else None
-    if prof:
-        prof.enable()
-    run = run_controller(spec, study, durations, objective, clock, poll_interval=poll,
-                         store_dir=workdir / "store")  # fmt: skip
-    if prof:
-        prof.disable()
-    return run, clock, asks, pstats.Stats(prof) if prof else None
+    with FsyncMeter() as fsyncs:
+        if prof:
+            prof.enable()
+        run = run_controller(spec, study, durations, objective, clock, poll_interval=poll,
+                             store_dir=workdir / "store")  # fmt: skip
+        if prof:
+            prof.disable()
+    return run, clock, asks, pstats.Stats(prof) if prof else None, fsyncs.calls
 
 
 def profile_summary(stats: pstats.Stats | None, per: int) -> str | None:
@@ -104,9 +135,10 @@ def profile_summary(stats: pstats.Stats | None, per: int) -> str | None:
     entries = stats.stats.items()  # type: ignore[attr-defined]
     total = max(v[3] for (_, _, name), v in entries if name == "run")
     lines = ["| part (cProfile, cumulative) | ms per trial | share |", "|---|---|---|"]
-    for label, suffix, funcs in PROFILE_GROUPS:
+    for label, where in PROFILE_GROUPS:
+        places = [tuple(w.rsplit(":", 1)) for w in where.split("|")]
         ct = sum(v[3] for (file, _, name), v in entries
-                 if name in funcs.split("|") and file.endswith(suffix))  # fmt: skip
+                 if any(name == f and file.endswith(sfx) for sfx, f in places))  # fmt: skip
         if ct:
             lines.append(f"| {label} | {1000 * ct / per:.1f} | {ct / total:.0%} |")
     return "\n".join(lines)
@@ -123,6 +155,7 @@ class Utilisation:
     gap_p99: float
     cpu_ms: float
     ask_ms: float
+    fsyncs: float  # per trial (journal; SQLite syncs inside its C library, not counted)
     wall: float
     profile: str | None
 
@@ -134,13 +167,13 @@ def utilisation(storage: str, n: int, parallel: int, median: float, sigma: float
         spec = make_spec("overhead", SPACE, n, parallel, seed)
         study = create_study(spec, open_storage(storage, Path(tmp)))
         durations = lognormal_durations(n, median, sigma, seed)
-        run, _, asks, stats = _run(spec, study, durations, poll, Path(tmp), profile)
+        run, _, asks, stats, fsyncs = _run(spec, study, durations, poll, Path(tmp), profile)
     intervals = run.intervals()
     makespan = max(e for _, e in intervals) - min(s for s, _ in intervals)
     gaps = slot_gaps(intervals, parallel)
     return Utilisation(storage, makespan / ideal_makespan(durations, parallel),
                        sum(gaps) / len(gaps), percentile(gaps, 99), 1000 * run.cpu_seconds / n,
-                       1000 * asks.seconds / asks.calls, run.wall_seconds,
+                       1000 * asks.seconds / asks.calls, fsyncs / n, run.wall_seconds,
                        profile_summary(stats, n))  # fmt: skip
 
 
@@ -172,7 +205,7 @@ def throughput(history: int, parallel: int, extra: int, offered: float, sigma: f
         add_history(study, spec, objective, history, seed)
         median = parallel / offered / math.exp(sigma**2 / 2)  # mean duration = parallel / rate
         durations = lognormal_durations(total, median, sigma, seed)
-        run, clock, asks, stats = _run(spec, study, durations, poll, Path(tmp), profile)
+        run, clock, asks, stats, _ = _run(spec, study, durations, poll, Path(tmp), profile)
     origin = clock.now() - clock.monotonic()
     fill_end = origin + clock.waits[0]
     intervals = run.intervals()
@@ -207,13 +240,14 @@ def fsync_ms(samples: int = 50) -> float:
 def _machine(fsync_before: float) -> str:
     load = os.getloadavg()[0]
     return (f"{os.cpu_count()} CPUs shared with other work (load average {load:.1f} at the end), "
-            f"fsync {fsync_before:.2f} ms before / {fsync_ms():.2f} ms after, "
+            f"fsync {fsync_before:.2f} ms before / {fsync_ms():.2f} ms after"
+            + (f" (+{FsyncMeter.delay_ms:g} ms added)" if FsyncMeter.delay_ms else "") + ", "
             f"Python {sys.version.split()[0]}, Optuna {optuna.__version__}")  # fmt: skip
 
 
 UTILISATION_HEAD = (
     "| storage | makespan / ideal | slot idle mean s | slot idle p99 s | "
-    "controller CPU ms per trial | of which ask ms | real s |"
+    "controller CPU ms per trial | ask ms | fsyncs per trial | real s |"
 )
 THROUGHPUT_HEAD = (
     "| history | offered /s | absorbed /s | controller ms per completion | "
@@ -227,8 +261,9 @@ def report_utilisation(rows: list[Utilisation], n: int, a: argparse.Namespace) -
              f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, default TPE.", "",
              UTILISATION_HEAD, "|---" * UTILISATION_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
+        fsyncs = f"{r.fsyncs:.2f}" if r.fsyncs else "-"
         lines.append(f"| {r.storage} | {r.ratio:.3f} | {r.gap_mean:.2f} | {r.gap_p99:.2f} | "
-                     f"{r.cpu_ms:.1f} | {r.ask_ms:.1f} | {r.wall:.0f} |")  # fmt: skip
+                     f"{r.cpu_ms:.1f} | {r.ask_ms:.1f} | {fsyncs} | {r.wall:.0f} |")  # fmt: skip
     lines += [x for r in rows if r.profile for x in ("", f"Profile, {r.storage}:", "", r.profile)]
     return "\n".join(lines)
 
@@ -262,14 +297,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra", type=int, help="part 2 trials after the history (3x wide)")
     parser.add_argument("--rates", type=float, nargs="+", help="part 2 offered completions/s")
     parser.add_argument("--profile", action="store_true", help="add a cProfile summary")
+    parser.add_argument(
+        "--fsync-delay-ms",
+        type=float,
+        default=0.0,
+        help="add this latency to every fsync (emulate a slower disk)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="also write the tables here")
     a = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    FsyncMeter.delay_ms = a.fsync_delay_ms
     n = a.trials or (300 if a.quick else 2000)
     histories = a.history or ([500, 2000] if a.quick else [1000, 10_000])
     wide = a.wide or (200 if a.quick else 1000)
     rates = a.rates or ([4.0, 40.0] if a.quick else [10.0, 20.0, 80.0])
+    if a.extra is not None and a.extra <= wide:
+        parser.error("--extra must exceed the parallelism: refills are what part 2 measures")
     start, before, out = time.perf_counter(), fsync_ms(), []
     if "1" in a.parts:
         rows = [utilisation(s, n, a.parallel, a.median, a.sigma, a.poll, a.seed, a.profile)

@@ -1,10 +1,12 @@
 """Search quality under parallelism: best value after a fixed budget, median over seeds.
 
-    python -m benchmarks.search_quality [--seeds 10] [--problems ...] [--trials-scale 1.0]
+    python -m benchmarks.search_quality [--quick] [--seeds 10] [--problems ...] [--out FILE]
 
 Methods, all with the same budget per problem: hpo (the real Controller on the simulated
-backend, default TPE with constant liar) at 1, 8 and 32 parallel; random search; and the
-synchronous loop hpo replaces (ask a batch of 8 or 32, wait for all, tell all). Job durations
+backend, default TPE with constant liar) at 1, 8 and 32 parallel; random search; the
+synchronous loop hpo replaces (ask a batch of 8 or 32, wait for all, tell all); hpo at 32 given
+the synchronous loop's wall-clock; and a plain asynchronous ask/tell loop without the
+controller (the same sampler, to tell the controller's effect from the sampler's). Job durations
 are log-normal and drawn the same way for every method; the wall-clock per trial is the
 makespan divided by the budget (the synchronous loop waits for the slowest job of a batch).
 """
@@ -12,6 +14,7 @@ makespan divided by the budget (the synchronous loop waits for the slowest job o
 from __future__ import annotations
 
 import argparse
+import heapq
 import math
 import statistics
 import sys
@@ -83,6 +86,23 @@ def run_random(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
     return Outcome(study.best_value, ideal_makespan(durations(problem, seed, n), parallel))
 
 
+def run_async(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
+    """Plain asynchronous ask/tell (no controller): tell the first job to end, ask at once."""
+    spec = make_spec(problem.name, problem.space, n, parallel, seed)
+    study = create_study(spec, optuna.storages.InMemoryStorage())
+    space, jobs = build.distributions(spec), durations(problem, seed, n)
+    running: list[tuple[float, int, optuna.trial.Trial]] = []
+    now, asked = 0.0, 0
+    while running or asked < n:
+        while asked < n and len(running) < parallel:
+            trial = study.ask(space)
+            heapq.heappush(running, (now + jobs[trial.number], trial.number, trial))
+            asked += 1
+        now, _, trial = heapq.heappop(running)
+        study.tell(trial, problem.objective(trial.params))
+    return Outcome(study.best_value, now)
+
+
 def run_sync(problem: Problem, seed: int, n: int, batch: int) -> Outcome:
     """Ask a batch, wait for every job of it, tell all, repeat (same TPE settings as hpo)."""
     spec = make_spec(problem.name, problem.space, n, batch, seed)
@@ -103,6 +123,7 @@ RUNNERS: dict[str, Callable[[Problem, int, int], Outcome]] = {
     "sync-8": lambda p, s, n: run_sync(p, s, n, 8),
     "sync-32": lambda p, s, n: run_sync(p, s, n, 32),
     "hpo-32 @ sync-32 time": lambda p, s, n: run_hpo_same_time(p, s, n, 32),
+    "async-32, no controller": lambda p, s, n: run_async(p, s, n, 32),
 }
 METHODS = list(RUNNERS)
 
