@@ -161,10 +161,10 @@ class Utilisation:
 
 
 def utilisation(storage: str, n: int, parallel: int, median: float, sigma: float, poll: float,
-                seed: int, profile: bool) -> Utilisation:  # fmt: skip
+                seed: int, profile: bool, sampler: str = "tpe") -> Utilisation:  # fmt: skip
     """Run ``n`` trials at ``parallel``; compare the makespan with list scheduling."""
     with tempfile.TemporaryDirectory(prefix="hpo-overhead-") as tmp:
-        spec = make_spec("overhead", SPACE, n, parallel, seed)
+        spec = make_spec("overhead", SPACE, n, parallel, seed, sampler={"type": sampler})
         study = create_study(spec, open_storage(storage, Path(tmp)))
         durations = lognormal_durations(n, median, sigma, seed)
         run, _, asks, stats, fsyncs = _run(spec, study, durations, poll, Path(tmp), profile)
@@ -258,7 +258,8 @@ THROUGHPUT_HEAD = (
 
 def report_utilisation(rows: list[Utilisation], n: int, a: argparse.Namespace) -> str:
     lines = [f"Utilisation: {n} trials at {a.parallel} parallel, durations log-normal (median "
-             f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, default TPE.", "",
+             f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, "
+             f"{'default TPE' if a.sampler == 'tpe' else a.sampler + ' sampler'}.", "",
              UTILISATION_HEAD, "|---" * UTILISATION_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
         fsyncs = f"{r.fsyncs:.2f}" if r.fsyncs else "-"
@@ -292,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--median", type=float, default=30.0, help="part 1 median duration, s")
     parser.add_argument("--sigma", type=float, default=1.0, help="log-normal shape")
     parser.add_argument("--poll", type=float, default=1.0, help="backend poll interval, s")
+    parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="part 1")
     parser.add_argument("--history", type=int, nargs="+", help="part 2 (default 1000 10000)")
     parser.add_argument("--wide", type=int, help="part 2 parallel (default 1000; --quick 200)")
     parser.add_argument("--extra", type=int, help="part 2 trials after the history (3x wide)")
@@ -316,8 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--extra must exceed the parallelism: refills are what part 2 measures")
     start, before, out = time.perf_counter(), fsync_ms(), []
     if "1" in a.parts:
-        rows = [utilisation(s, n, a.parallel, a.median, a.sigma, a.poll, a.seed, a.profile)
-                for s in a.storage]  # fmt: skip
+        rows = [utilisation(s, n, a.parallel, a.median, a.sigma, a.poll, a.seed, a.profile,
+                            a.sampler) for s in a.storage]  # fmt: skip
         out.append(report_utilisation(rows, n, a))
         print(out[-1] + "\n", flush=True)
     if "2" in a.parts:
