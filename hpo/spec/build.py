@@ -20,6 +20,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
 
 from hpo.errors import SpecError, StorageError
+from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec.loader import StudyFile
 
@@ -59,11 +60,14 @@ def grid(spec: m.StudySpec, source: str) -> dict[str, list[Any]]:
 
 
 def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseSampler:
-    """The sampler the spec asks for (TPE with constant liar and multivariate by default)."""
+    """The sampler the spec asks for (TPE with constant liar and multivariate by default).
+
+    TPE is Optuna's, with per-trial work cached (same proposals, see ``hpo.sampling.tpe``).
+    """
     s = spec.sampler
     seed = s.seed
     if isinstance(s, m.TPESamplerSpec):
-        return optuna.samplers.TPESampler(
+        return CachingTPESampler(
             seed=seed,
             n_startup_trials=s.n_startup_trials,
             n_ei_candidates=s.n_ei_candidates,

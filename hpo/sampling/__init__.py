@@ -1,0 +1,1 @@
+"""Samplers hpo adds on top of Optuna's."""
