@@ -48,10 +48,11 @@ SPACE: dict[str, dict[str, Any]] = {
     "optimizer": {"type": "categorical", "choices": ["adam", "sgd", "rmsprop"]},
 }
 _TPE = "samplers/_tpe/sampler.py"
+_CACHED = "hpo/sampling/tpe.py"  # hpo's TPE (same proposals, per-trial work cached)
 PROFILE_GROUPS = [  # label, "file suffix:function" alternatives: cumulative time in a profile
     ("study.ask (sampler)", "optuna/study/study.py:ask"),
-    ("  TPE: params of all trials to arrays", f"{_TPE}:_get_internal_repr"),
-    ("  TPE: split trials below/above", f"{_TPE}:_split_trials"),
+    ("  TPE: params of all trials to arrays", f"{_TPE}:_get_internal_repr|{_CACHED}:arrays"),
+    ("  TPE: split trials below/above", f"{_TPE}:_split_trials|{_CACHED}:_split"),
     ("  TPE: acquisition (Parzen log-pdf)", f"{_TPE}:_compute_acquisition_func"),
     ("  TPE: search space inference", f"{_TPE}:infer_relative_search_space"),
     ("  trial param writes", "journal/_storage.py:set_trial_param|_rdb/storage.py:set_trial_param"),

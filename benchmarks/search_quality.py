@@ -14,6 +14,7 @@ makespan divided by the budget (the synchronous loop waits for the slowest job o
 from __future__ import annotations
 
 import argparse
+import bisect
 import heapq
 import math
 import statistics
@@ -41,6 +42,16 @@ MEDIAN_S, SIGMA = 60.0, 0.5  # job durations: log-normal, median one minute
 class Outcome:
     best: float
     makespan: float
+    known: float = math.nan  # mean share of earlier trials whose result an ask could use
+
+
+def known_share(asked: list[float], ended: list[float]) -> float:
+    """Mean over asks (after the first) of: results in by this ask / trials asked before it.
+    1.0 for a sequential loop; what limits a parallel sampler at a fixed trial budget."""
+    ends = sorted(ended)
+    order = sorted(asked)
+    shares = [bisect.bisect_right(ends, t) / k for k, t in enumerate(order) if k]
+    return statistics.fmean(shares) if shares else math.nan
 
 
 def durations(problem: Problem, seed: int, n: int) -> np.ndarray:
@@ -62,11 +73,13 @@ def run_hpo(problem: Problem, seed: int, n: int, parallel: int,
         run = run_controller(spec, study, durations(problem, seed, n), problem.objective,
                              FakeClock(), store_dir=Path(tmp))  # fmt: skip
     begin = min(job.start for job in run.backend.jobs.values())
+    known = known_share([j.submitted for j in run.backend.jobs.values()],
+                        [e for _, e in run.intervals()])  # fmt: skip
     if deadline is None:
-        return Outcome(study.best_value, max(e for _, e in run.intervals()) - begin)
+        return Outcome(study.best_value, max(e for _, e in run.intervals()) - begin, known)
     ended = {job.spec.trial: job.done.ended_at for job in run.backend.jobs.values() if job.done}
     values = [t.value for t in study.get_trials() if (ended[t.number] or 0) <= begin + deadline]
-    return Outcome(min(values), deadline)
+    return Outcome(min(values), deadline, known)
 
 
 def run_hpo_same_time(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
@@ -83,7 +96,7 @@ def run_random(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
     for _ in range(n):
         trial = study.ask(space)
         study.tell(trial, problem.objective(trial.params))
-    return Outcome(study.best_value, ideal_makespan(durations(problem, seed, n), parallel))
+    return Outcome(study.best_value, ideal_makespan(durations(problem, seed, n), parallel), 0.0)
 
 
 def run_async(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
@@ -92,27 +105,32 @@ def run_async(problem: Problem, seed: int, n: int, parallel: int) -> Outcome:
     study = create_study(spec, optuna.storages.InMemoryStorage())
     space, jobs = build.distributions(spec), durations(problem, seed, n)
     running: list[tuple[float, int, optuna.trial.Trial]] = []
-    now, asked = 0.0, 0
-    while running or asked < n:
-        while asked < n and len(running) < parallel:
+    now, asks, ends = 0.0, [], []
+    while running or len(asks) < n:
+        while len(asks) < n and len(running) < parallel:
             trial = study.ask(space)
             heapq.heappush(running, (now + jobs[trial.number], trial.number, trial))
-            asked += 1
+            asks.append(now)
         now, _, trial = heapq.heappop(running)
         study.tell(trial, problem.objective(trial.params))
-    return Outcome(study.best_value, now)
+        ends.append(now)
+    return Outcome(study.best_value, now, known_share(asks, ends))
 
 
 def run_sync(problem: Problem, seed: int, n: int, batch: int) -> Outcome:
     """Ask a batch, wait for every job of it, tell all, repeat (same TPE settings as hpo)."""
     spec = make_spec(problem.name, problem.space, n, batch, seed)
     study = create_study(spec, optuna.storages.InMemoryStorage())
-    space = build.distributions(spec)
+    space, jobs = build.distributions(spec), durations(problem, seed, n)
+    now, asks, ends = 0.0, [], []
     for done in range(0, n, batch):
         trials = [study.ask(space) for _ in range(min(batch, n - done))]
         for trial in trials:
             study.tell(trial, problem.objective(trial.params))
-    return Outcome(study.best_value, batch_makespan(durations(problem, seed, n), batch))
+        asks += [now] * len(trials)
+        ends += [now + jobs[t.number] for t in trials]
+        now = max(ends[-len(trials) :])
+    return Outcome(study.best_value, batch_makespan(jobs, batch), known_share(asks, ends))
 
 
 RUNNERS: dict[str, Callable[[Problem, int, int], Outcome]] = {
@@ -145,12 +163,15 @@ def table(results: dict[tuple[str, str], list[Outcome]], chosen: list[Problem],
     regret = {(p.name, m): statistics.median(o.best - p.optimum for o in results[p.name, m])
               for p in chosen for m in METHODS}  # fmt: skip
     names = " | ".join(f"{p.name} ({n_by[p.name]})" for p in chosen)
-    lines = [f"| method | wall-clock per trial s | {names} |", "|---" * (len(chosen) + 2) + "|"]
+    lines = [f"| method | wall-clock per trial s | results known per ask | {names} |",
+             "|---" * (len(chosen) + 3) + "|"]  # fmt: skip
     for m in METHODS:
+        outcomes = [o for p in chosen for o in results[p.name, m]]
         wall = statistics.median(o.makespan / n_by[p.name] for p in chosen
                                  for o in results[p.name, m])  # fmt: skip
+        known = statistics.median(o.known for o in outcomes)
         cells = " | ".join(f"{regret[p.name, m]:.4g}" for p in chosen)
-        lines.append(f"| {m} | {wall:.1f} | {cells} |")
+        lines.append(f"| {m} | {wall:.1f} | {known:.0%} | {cells} |")
     checks = {
         "hpo-32 regret / hpo-1 regret (target <= 1.10)": lambda r: _ratio(r("hpo-32"), r("hpo-1")),
         "hpo-32 beats random": lambda r: _yes(r("hpo-32") < r("random")),

@@ -163,6 +163,19 @@ def test_split_matches_optuna_on_every_kind_of_trial(direction: str, n_complete:
         finished = sum(t.state != TrialState.RUNNING for t in trials)
         expected = _split_trials(study, trials, n_below_of(finished))
         for _ in range(2):  # the second split reads the cache
-            below, above = sampler._split(study, trials)
-            assert [t.number for t in below] == [t.number for t in expected[0]]
-            assert [t.number for t in above] == [t.number for t in expected[1]]
+            below, above = sampler._split(sampler._ledger.slots(trials, study))
+            assert [trials[i].number for i in below] == [t.number for t in expected[0]]
+            assert [trials[i].number for i in above] == [t.number for t in expected[1]]
+
+
+def test_multi_objective_studies_take_optunas_path_unchanged() -> None:
+    def objective(trial: Trial) -> tuple[float, float]:
+        p = suggest(trial, dynamic=False)
+        return loss(p), float(p["layers"])
+
+    proposals = []
+    for cls in (optuna.samplers.TPESampler, CachingTPESampler):
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=cls(seed=2))
+        study.optimize(objective, n_trials=30)
+        proposals.append([t.params for t in study.trials])
+    assert proposals[1] == proposals[0]

@@ -1,29 +1,29 @@
-"""Optuna's TPE with a per-trial cache, so that one ask stays cheap on a long study.
+"""Optuna's TPE with per-trial work cached, so that one ask stays cheap on a long study.
 
 ``TPESampler`` rebuilds two things from every trial of the study on every ask: each trial's
 parameters in internal (numeric) form, and its class and ranking key for the below/above
 split. Both are Python loops over all trials (about 120 ms of the 160 ms an ask costs at
 10,000 trials with 1,000 running, see ``benchmarks/README.md``). Neither can change once it
 is known: a parameter cannot be set twice, and a finished trial's state, value, constraints
-and intermediate values are final. :class:`CachingTPESampler` computes them once per trial
-and otherwise runs Optuna's own code, so its proposals are the same as ``TPESampler``'s for
-the same seed and history (``tests/test_tpe_cache.py`` checks that, parameter for parameter).
+and intermediate values are final. :class:`CachingTPESampler` keeps both in numpy arrays,
+one slot per trial, and does the split and the gathering of observations as array
+operations; the Parzen estimators, the candidates and the acquisition are Optuna's own code
+on the same inputs, so the proposals are the same as ``TPESampler``'s for the same seed and
+history (``tests/test_tpe_cache.py`` checks that, parameter for parameter).
 
-It relies on ``TPESampler``'s private ``_sample`` / ``_get_internal_repr`` split, which is
-stable across Optuna 4.x-5.x; ``pyproject.toml`` pins ``optuna<6`` for that reason.
+Multi-objective studies, and a running trial whose parameters are not all set yet, take
+Optuna's own path. This relies on ``TPESampler``'s private ``_sample``, stable across Optuna
+4.x-5.x; ``pyproject.toml`` pins ``optuna<6`` for that reason.
 """
 
 from __future__ import annotations
 
-import heapq
-import operator
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import TPESampler
+from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
 from optuna.samplers._tpe.sampler import (
     _get_infeasible_trial_score,
     _get_pruned_trial_score,
@@ -32,71 +32,94 @@ from optuna.samplers._tpe.sampler import (
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-_MAX_SPACES = 64  # independent sampling asks once per parameter: one cache per space
-_RUNNING = ("running", 0)
-_NUMBER = operator.attrgetter("_number")  # FrozenTrial.number without the property call
-_MISSING = 2**62  # index entry of a finished trial that lacks a parameter of the space
+# Trial classes in the order Optuna fills the "below" group; running trials are always above.
+COMPLETE, PRUNED, INFEASIBLE, RUNNING = 0, 1, 2, 3
+_UNKNOWN, _MISSING = -2, -1  # row of a slot: not looked at yet / lacks a parameter
+
+
+def _grow(array: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
+    if size <= len(array):
+        return array
+    grown = np.full((max(size, 2 * len(array)), *array.shape[1:]), fill, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+class _Ledger:
+    """Each trial's class and ranking key for the split, one slot per trial of one study."""
+
+    def __init__(self) -> None:
+        self._slot: dict[int, int] = {}
+        self.kind = np.empty(1024, dtype=np.int8)
+        self.key = np.empty((1024, 2))  # sort key within the class, ascending
+        self.number = np.empty(1024, dtype=np.int64)
+        self.size = 0
+
+    def slots(self, trials: list[FrozenTrial], study: Study) -> np.ndarray:
+        """The slot of each trial; classifies new trials and re-checks running ones."""
+        get = self._slot.get
+        slots = np.array([get(t._trial_id, -1) for t in trials], dtype=np.intp)
+        stale = slots < 0
+        stale[~stale] = self.kind[slots[~stale]] == RUNNING
+        for i in np.flatnonzero(stale):
+            slots[i] = self._record(trials[i], study, int(slots[i]))
+        return slots
+
+    def _record(self, trial: FrozenTrial, study: Study, slot: int) -> int:
+        if slot < 0:
+            slot = self.size
+            self.size += 1
+            self.kind = _grow(self.kind, self.size)
+            self.key = _grow(self.key, self.size)
+            self.number = _grow(self.number, self.size)
+            self._slot[trial._trial_id] = slot
+            self.number[slot] = trial.number
+        self.kind[slot], self.key[slot] = _classify(trial, study)
+        return slot
+
+
+def _classify(trial: FrozenTrial, study: Study) -> tuple[int, tuple[float, float]]:
+    """Optuna's ``_split_trials`` classes and keys (lower is better within a class)."""
+    if trial.state == TrialState.RUNNING:
+        return RUNNING, (0.0, 0.0)
+    infeasible = _get_infeasible_trial_score(trial)
+    if infeasible > 0:
+        return INFEASIBLE, (infeasible, 0.0)
+    if trial.state == TrialState.COMPLETE:
+        value = trial.value if study.direction == StudyDirection.MINIMIZE else -trial.value
+        return COMPLETE, (value, 0.0)
+    return PRUNED, _get_pruned_trial_score(trial, study)
 
 
 class _Rows:
-    """Internal values of trials for one search space: a growing matrix, one row per trial.
-
-    A row is kept once a trial's parameters in the space are all set (or it finished without
-    one); a running trial still missing one (its relative params are provisional) gets a row
-    for this call only.
-    """
+    """Internal values of the trials' parameters in one search space, a row per trial."""
 
     def __init__(self, space: dict[str, BaseDistribution]) -> None:
-        self._space = list(space.items())
-        self._matrix = np.empty((1024, len(self._space)))
-        self._index: dict[int, int] = {}  # trial id -> kept row or _MISSING
+        self.space = list(space.items())
+        self.matrix = np.empty((1024, len(self.space)))
+        self._row_of_slot = np.full(1024, _UNKNOWN, dtype=np.intp)
         self._kept = 0
 
-    def arrays(self, trials: Sequence[FrozenTrial], params_of: Any) -> dict[str, np.ndarray]:
-        """``{param: values}`` over ``trials`` that have every parameter, in their order."""
-        picked: list[int] = []  # kept row, or -(k + 1) for the k-th scratch row
-        scratch: list[list[float]] = []
-        for trial in trials:
-            row = self._index.get(trial._trial_id)
-            if row is None:
-                final = trial.state.is_finished() or self._complete(trial.params)
-                values = self._values(trial.params if final else params_of(trial))
-                if final:
-                    row = self._keep(trial._trial_id, values)
-                elif values is not None:
-                    scratch.append(values)
-                    row = -len(scratch)
-                else:
-                    continue
-            if row != _MISSING:
-                picked.append(row)
-        matrix = self._matrix[: self._kept]
-        index = np.asarray(picked, dtype=np.intp)
-        if scratch:
-            matrix = np.vstack([matrix, np.asarray(scratch, dtype=float)])
-            index[index < 0] = self._kept - 1 - index[index < 0]
-        rows = matrix[index]
-        return {name: rows[:, j] for j, (name, _) in enumerate(self._space)}
+    def rows(self, slots: np.ndarray, trials: list[FrozenTrial]) -> np.ndarray | None:
+        """Each trial's row (``_MISSING`` without a parameter of the space); None while a
+        running trial's parameters are not all set (its relative params are provisional)."""
+        self._row_of_slot = _grow(self._row_of_slot, int(slots.max(initial=0)) + 1, _UNKNOWN)
+        rows = self._row_of_slot[slots]
+        for i in np.flatnonzero(rows == _UNKNOWN):
+            trial = trials[i]
+            complete = all(name in trial.params for name, _ in self.space)
+            if not complete and not trial.state.is_finished():
+                return None
+            row = self._keep(trial.params) if complete else _MISSING
+            rows[i] = self._row_of_slot[slots[i]] = row
+        return rows
 
-    def _complete(self, params: dict[str, Any]) -> bool:
-        return all(name in params for name, _ in self._space)
-
-    def _values(self, params: dict[str, Any]) -> list[float] | None:
-        if not self._complete(params):
-            return None
-        return [dist.to_internal_repr(params[name]) for name, dist in self._space]
-
-    def _keep(self, trial_id: int, values: list[float] | None) -> int:
-        if values is None:
-            self._index[trial_id] = _MISSING
-            return _MISSING
-        if self._kept == len(self._matrix):
-            self._matrix = np.vstack([self._matrix, np.empty_like(self._matrix)])
-        row = self._kept
-        self._matrix[row] = values
-        self._index[trial_id] = row
+    def _keep(self, params: dict[str, Any]) -> int:
+        if self._kept == len(self.matrix):
+            self.matrix = np.vstack([self.matrix, np.empty_like(self.matrix)])
+        self.matrix[self._kept] = [dist.to_internal_repr(params[n]) for n, dist in self.space]
         self._kept += 1
-        return row
+        return self._kept - 1
 
 
 class CachingTPESampler(TPESampler):
@@ -104,36 +127,20 @@ class CachingTPESampler(TPESampler):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._rows: OrderedDict[Hashable, _Rows] = OrderedDict()
-        self._ranks: dict[int, tuple[str, Any]] = {}  # finished trial id -> (class, sort key)
+        self._ledger = _Ledger()
+        self._rows: dict[tuple[Any, ...], _Rows] = {}
         self._scope: tuple[object, int] | None = None  # trial ids are unique per storage
 
     def _enter(self, study: Study) -> None:
-        """Drop the caches when this sampler moves to another study."""
+        """Start fresh caches when this sampler moves to another study."""
         scope = (study._storage, study._study_id)
         if self._scope is None or scope[0] is not self._scope[0] or scope[1] != self._scope[1]:
-            self._rows.clear()
-            self._ranks.clear()
-            self._scope = scope
-
-    def _get_internal_repr(
-        self, trials: list[FrozenTrial], search_space: dict[str, BaseDistribution], study: Study
-    ) -> dict[str, np.ndarray]:
-        self._enter(study)
-        key = tuple(search_space.items())
-        rows = self._rows.get(key)
-        if rows is None:
-            rows = self._rows[key] = _Rows(search_space)
-            if len(self._rows) > _MAX_SPACES:
-                self._rows.popitem(last=False)
-        else:
-            self._rows.move_to_end(key)
-        return rows.arrays(trials, lambda t: self._get_params(t, study))
+            self._ledger, self._rows, self._scope = _Ledger(), {}, scope
 
     def _sample(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if study._is_multi_objective():  # its split ranks trials jointly: nothing to cache
+        if study._is_multi_objective():  # its split ranks trials jointly
             return super()._sample(study, trial, search_space)
         states = [TrialState.COMPLETE, TrialState.PRUNED]
         if self._constant_liar:
@@ -141,13 +148,17 @@ class CachingTPESampler(TPESampler):
         trials = study._get_trials(deepcopy=False, states=states, use_cache=not self._constant_liar)
         if self._constant_liar:
             trials = [t for t in trials if t._trial_id != trial._trial_id]
-        if self._gamma is None:
-            self._gamma = default_gamma
         self._enter(study)
-        below, above = self._split(study, trials)
+        slots = self._ledger.slots(trials, study)
+        key = tuple(search_space.items())
+        space_rows = self._rows.setdefault(key, _Rows(search_space))
+        rows = space_rows.rows(slots, trials)
+        if rows is None:
+            return super()._sample(study, trial, search_space)
 
-        mpe_below = self._build_parzen_estimator(study, search_space, below, handle_below=True)
-        mpe_above = self._build_parzen_estimator(study, search_space, above, handle_below=False)
+        below, above = self._split(slots)
+        mpe_below = self._estimator(search_space, space_rows, rows, slots, below)
+        mpe_above = self._estimator(search_space, space_rows, rows, slots, above)
         samples_below = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
         acq_func_vals = self._compute_acquisition_func(samples_below, mpe_below, mpe_above)
         ret = TPESampler._compare(samples_below, acq_func_vals)
@@ -155,48 +166,34 @@ class CachingTPESampler(TPESampler):
             ret[param_name] = dist.to_external_repr(ret[param_name])
         return ret
 
-    def _split(
-        self, study: Study, trials: list[FrozenTrial]
-    ) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
-        """Optuna's single-objective ``_split_trials``: the ``gamma(n)`` best finished trials
-        (complete by value, then pruned by last step and value, then infeasible) are below,
-        the rest and all running trials above, each list by trial number."""
-        groups: dict[str, list[tuple[Any, int]]] = {"complete": [], "pruned": [], "infeasible": []}
-        ranks, running = self._ranks, 0
-        for position, t in enumerate(trials):
-            kind, rank = ranks.get(t._trial_id) or self._rank(t, study)
-            if kind == "running":
-                running += 1
-            else:
-                groups[kind].append((rank, position))
-        n_below = self._gamma(len(trials) - running)
-        chosen: set[int] = set()
-        for kind in ("complete", "pruned", "infeasible"):
-            take = min(max(0, n_below - len(chosen)), len(groups[kind]))
-            chosen.update(p for _, p in heapq.nsmallest(take, groups[kind], key=_first))
-        below = [trials[p] for p in sorted(chosen)]
-        above = [t for p, t in enumerate(trials) if p not in chosen]
-        below.sort(key=_NUMBER)
-        above.sort(key=_NUMBER)
-        return below, above
+    def _split(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the below and above trials: the ``gamma(n)`` best finished trials
+        (complete by value, then pruned by last step and value, then infeasible, ties by
+        position) are below; the rest and all running trials are above."""
+        if self._gamma is None:
+            self._gamma = default_gamma
+        ledger = self._ledger
+        kind = ledger.kind[slots]
+        finished = np.flatnonzero(kind != RUNNING)
+        keys = ledger.key[slots[finished]]
+        order = np.lexsort((finished, keys[:, 1], keys[:, 0], kind[finished]))
+        is_below = np.zeros(len(slots), dtype=bool)
+        is_below[finished[order[: self._gamma(len(finished))]]] = True
+        return np.flatnonzero(is_below), np.flatnonzero(~is_below)
 
-    def _rank(self, trial: FrozenTrial, study: Study) -> tuple[str, Any]:
-        cached = self._ranks.get(trial._trial_id)
-        if cached is not None:
-            return cached
-        if trial.state == TrialState.RUNNING:
-            return _RUNNING
-        infeasible = _get_infeasible_trial_score(trial)
-        if infeasible > 0:
-            rank: tuple[str, Any] = ("infeasible", infeasible)
-        elif trial.state == TrialState.COMPLETE:
-            value = trial.value if study.direction == StudyDirection.MINIMIZE else -trial.value
-            rank = ("complete", value)
-        else:
-            rank = ("pruned", _get_pruned_trial_score(trial, study))
-        self._ranks[trial._trial_id] = rank
-        return rank
-
-
-def _first(pair: tuple[Any, int]) -> Any:
-    return pair[0]
+    def _estimator(
+        self,
+        search_space: dict[str, BaseDistribution],
+        space_rows: _Rows,
+        rows: np.ndarray,
+        slots: np.ndarray,
+        positions: np.ndarray,
+    ) -> _ParzenEstimator:
+        """Optuna's Parzen estimator over the trials at ``positions``, by trial number."""
+        by_number = positions[np.argsort(self._ledger.number[slots[positions]], kind="stable")]
+        picked = rows[by_number]
+        observed = space_rows.matrix[picked[picked >= 0]]
+        observations = {name: observed[:, j] for j, name in enumerate(search_space)}
+        return self._parzen_estimator_cls(
+            observations, search_space, self._parzen_estimator_parameters
+        )

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from benchmarks.problems import branin, hartmann6, problems, styblinski_tang
-from benchmarks.search_quality import batch_makespan
+from benchmarks.search_quality import batch_makespan, known_share
 from benchmarks.simstudy import make_spec
 from hpo.spec import build
 
@@ -33,3 +33,14 @@ def test_every_sampled_point_of_a_table_task_has_a_value(name: str) -> None:
 
 def test_the_synchronous_loop_waits_for_the_slowest_job_of_each_batch() -> None:
     assert batch_makespan(np.array([1.0, 5.0, 2.0, 2.0, 3.0]), 2) == 5 + 2 + 3
+
+
+def test_known_share_is_what_each_ask_could_use_of_the_trials_before_it() -> None:
+    sequential = known_share(asked=[0, 1, 2, 3], ended=[1, 2, 3, 4])
+    assert sequential == 1.0
+    all_at_once = known_share(asked=[0, 0, 0, 0], ended=[5, 6, 7, 8])
+    assert all_at_once == 0.0
+    # two slots: the third ask sees one of two earlier results, the fourth two of three
+    assert known_share(asked=[0, 0, 1, 2], ended=[1, 2, 3, 4]) == pytest.approx(
+        (0 + 1 / 2 + 2 / 3) / 3
+    )
