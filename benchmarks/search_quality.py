@@ -174,23 +174,25 @@ def table(results: dict[tuple[str, str], list[Outcome]], chosen: list[Problem],
         lines.append(f"| {m} | {wall:.1f} | {known:.0%} | {cells} |")
     checks = {
         "hpo-32 regret / hpo-1 regret (target <= 1.10)": lambda r: _ratio(r("hpo-32"), r("hpo-1")),
-        "hpo-32 beats random": lambda r: _yes(r("hpo-32") < r("random")),
-        "hpo-32 beats sync-32 (same trials)": lambda r: _yes(r("hpo-32") < r("sync-32")),
-        "hpo-8 beats sync-8 (same trials)": lambda r: _yes(r("hpo-8") < r("sync-8")),
+        "hpo-32 beats random": lambda r: _beats(r("hpo-32"), r("random")),
+        "hpo-32 beats sync-32 (same trials)": lambda r: _beats(r("hpo-32"), r("sync-32")),
+        "hpo-8 beats sync-8 (same trials)": lambda r: _beats(r("hpo-8"), r("sync-8")),
         "hpo-32 beats sync-32 (same wall-clock)":
-            lambda r: _yes(r("hpo-32 @ sync-32 time") < r("sync-32")),
+            lambda r: _beats(r("hpo-32 @ sync-32 time"), r("sync-32")),
     }  # fmt: skip
     lines += ["", f"| check | {' | '.join(p.name for p in chosen)} | count |",
               "|---" * (len(chosen) + 2) + "|"]  # fmt: skip
     for label, check in checks.items():
         cells = [check(lambda m, p=p: regret[p.name, m]) for p in chosen]
         count = sum(c == "yes" or (c[0].isdigit() and float(c) <= 1.10) for c in cells)
-        lines.append(f"| {label} | {' | '.join(cells)} | {count}/{len(chosen)} |")
+        ties = f" ({cells.count('tie')} tied)" if "tie" in cells else ""
+        lines.append(f"| {label} | {' | '.join(cells)} | {count}/{len(chosen)}{ties} |")
     return "\n".join(lines)
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def _beats(regret: float, other: float) -> str:
+    """yes / no, or tie when both medians are equal (both found the optimum of a table task)."""
+    return "yes" if regret < other else ("tie" if regret == other else "no")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,8 +28,14 @@ def loss(p: dict[str, Any]) -> float:
 
 
 def suggest(trial: Trial, dynamic: bool) -> dict[str, Any]:
-    """The fixed space, plus (when ``dynamic``) a parameter only some trials have."""
-    params = {name: trial._suggest(name, dist) for name, dist in SPACE.items()}
+    """The fixed space; when ``dynamic``, a parameter only some trials have, and other ranges
+    in trials that will fail (ignored by the search space) or be pruned (which narrow it)."""
+    space = dict(SPACE)
+    if dynamic and trial.number % 11 == 10:
+        space["layers"] = IntDistribution(1, 4)
+    elif dynamic and trial.number in (14, 29):
+        space["dropout"] = FloatDistribution(0.0, 0.3)
+    params = {name: trial._suggest(name, dist) for name, dist in space.items()}
     if dynamic and params["optimizer"] == "sgd":
         params["momentum"] = trial.suggest_float("momentum", 0.0, 0.99)
     return params

@@ -11,13 +11,15 @@ operations; the Parzen estimators, the candidates and the acquisition are Optuna
 on the same inputs, so the proposals are the same as ``TPESampler``'s for the same seed and
 history (``tests/test_tpe_cache.py`` checks that, parameter for parameter).
 
-Multi-objective studies, and a running trial whose parameters are not all set yet, take
-Optuna's own path. This relies on ``TPESampler``'s private ``_sample``, stable across Optuna
-4.x-5.x; ``pyproject.toml`` pins ``optuna<6`` for that reason.
+The relative search space (the intersection of the finished trials' distributions) is kept
+the same way. Multi-objective studies, ``group``, and a running trial whose parameters are not
+all set yet take Optuna's own path. This relies on ``TPESampler``'s private ``_sample``,
+stable across Optuna 4.x-5.x; ``pyproject.toml`` pins ``optuna<6`` for that reason.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -122,6 +124,32 @@ class _Rows:
         return self._kept - 1
 
 
+class _Intersection:
+    """Optuna's ``IntersectionSearchSpace(include_pruned=True)``, folding each finished trial
+    in once. Optuna's re-scans every trial newer than the oldest running one on every ask,
+    which at 1,000 in flight with long-tailed durations is thousands of trials per ask."""
+
+    _FOLDED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._space: dict[str, BaseDistribution] | None = None
+
+    def calculate(self, trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:
+        seen, space = self._seen, self._space
+        for trial in trials:
+            if trial._trial_id in seen or trial.state not in self._FOLDED:
+                continue
+            seen.add(trial._trial_id)
+            dists = trial.distributions
+            if space is None:
+                space = dict(dists)
+            else:
+                space = {name: d for name, d in space.items() if dists.get(name) == d}
+        self._space = space
+        return copy.deepcopy(dict(sorted((space or {}).items())))
+
+
 class CachingTPESampler(TPESampler):
     """``TPESampler`` (same arguments, same proposals) with per-trial work done once."""
 
@@ -129,6 +157,7 @@ class CachingTPESampler(TPESampler):
         super().__init__(**kwargs)
         self._ledger = _Ledger()
         self._rows: dict[tuple[Any, ...], _Rows] = {}
+        self._intersection = _Intersection()
         self._scope: tuple[object, int] | None = None  # trial ids are unique per storage
 
     def _enter(self, study: Study) -> None:
@@ -136,6 +165,16 @@ class CachingTPESampler(TPESampler):
         scope = (study._storage, study._study_id)
         if self._scope is None or scope[0] is not self._scope[0] or scope[1] != self._scope[1]:
             self._ledger, self._rows, self._scope = _Ledger(), {}, scope
+            self._intersection = _Intersection()
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._group or not self._is_multivariate(study):
+            return super().infer_relative_search_space(study, trial)
+        self._enter(study)
+        space = self._intersection.calculate(study._get_trials(deepcopy=False, use_cache=True))
+        return {name: dist for name, dist in space.items() if not dist.single()}
 
     def _sample(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
