@@ -9,6 +9,7 @@ Part 2, throughput: H finished trials of history (default 1,000 and 10,000), 1,0
 job durations whose mean offers a given completion rate: the rate the controller absorbs, its
 work per completion, slot idle times after the first fill, peak memory.
 The real Controller, Optuna storage and default TPE sampler; only the training is simulated.
+Each row runs in a fresh process (as each `hpo run` does), so rows do not share a heap.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from __future__ import annotations
 import argparse
 import cProfile
 import math
+import multiprocessing
 import os
 import pstats
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import optuna
@@ -47,16 +51,20 @@ SPACE: dict[str, dict[str, Any]] = {
     "dropout": {"type": "float", "low": 0.0, "high": 0.5},
     "optimizer": {"type": "categorical", "choices": ["adam", "sgd", "rmsprop"]},
 }
+T = TypeVar("T")
 _TPE = "samplers/_tpe/sampler.py"
 _CACHED = "hpo/sampling/tpe.py"  # hpo's TPE (same proposals, per-trial work cached)
+_INFER = "infer_relative_search_space"
 PROFILE_GROUPS = [  # label, "file suffix:function" alternatives: cumulative time in a profile
     ("study.ask (sampler)", "optuna/study/study.py:ask"),
-    ("  TPE: params of all trials to arrays", f"{_TPE}:_get_internal_repr|{_CACHED}:arrays"),
-    ("  TPE: split trials below/above", f"{_TPE}:_split_trials|{_CACHED}:_split"),
+    ("  TPE: trials' params to arrays", f"{_TPE}:_get_internal_repr|{_CACHED}:rows"),
+    ("  TPE: split trials below/above", f"{_TPE}:_split_trials|{_CACHED}:_split|{_CACHED}:slots"),
+    ("  TPE: Parzen estimators built", "_tpe/parzen_estimator.py:__init__"),
     ("  TPE: acquisition (Parzen log-pdf)", f"{_TPE}:_compute_acquisition_func"),
-    ("  TPE: search space inference", f"{_TPE}:infer_relative_search_space"),
+    ("  TPE: search space inference", f"{_TPE}:{_INFER}|{_CACHED}:{_INFER}"),
     ("  trial param writes", "journal/_storage.py:set_trial_param|_rdb/storage.py:set_trial_param"),
     ("study.tell", "optuna/study/study.py:tell"),
+    ("journal: read all trials (in ask and elsewhere)", "journal/_storage.py:get_all_trials"),
     ("trial attribute writes", "hpo/controller/inflight.py:record"),
     ("fsync (journal)", "~:<built-in method posix.fsync>"),
     ("SQLite commits", "~:<method 'commit' of 'sqlite3.Connection' objects>"),
@@ -284,6 +292,13 @@ def report_throughput(rows: list[Throughput], wide: int, a: argparse.Namespace) 
     return "\n".join(lines)
 
 
+def _fresh(measure: Callable[..., T], *args: Any) -> T:
+    """One measurement in a new (forked) process, as each ``hpo run`` is: no heap left over
+    from the previous measurement, and the peak memory reported is this one's own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        return pool.submit(measure, *args).result()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes (make bench)")
@@ -319,13 +334,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--extra must exceed the parallelism: refills are what part 2 measures")
     start, before, out = time.perf_counter(), fsync_ms(), []
     if "1" in a.parts:
-        rows = [utilisation(s, n, a.parallel, a.median, a.sigma, a.poll, a.seed, a.profile,
-                            a.sampler) for s in a.storage]  # fmt: skip
+        rows = [_fresh(utilisation, s, n, a.parallel, a.median, a.sigma, a.poll, a.seed,
+                       a.profile, a.sampler) for s in a.storage]  # fmt: skip
         out.append(report_utilisation(rows, n, a))
         print(out[-1] + "\n", flush=True)
     if "2" in a.parts:
-        rows2 = [throughput(h, wide, a.extra or 3 * wide, rate, a.sigma, a.poll, a.seed,
-                            a.profile) for h in histories for rate in rates]  # fmt: skip
+        rows2 = [_fresh(throughput, h, wide, a.extra or 3 * wide, rate, a.sigma, a.poll, a.seed,
+                        a.profile) for h in histories for rate in rates]  # fmt: skip
         out.append(report_throughput(rows2, wide, a))
         print(out[-1] + "\n", flush=True)
     out.append(f"Machine: {_machine(before)}. Took {time.perf_counter() - start:.0f} s.")

@@ -190,7 +190,7 @@ class CachingTPESampler(TPESampler):
         self._enter(study)
         slots = self._ledger.slots(trials, study)
         key = tuple(search_space.items())
-        space_rows = self._rows.setdefault(key, _Rows(search_space))
+        space_rows = self._rows.get(key) or self._rows.setdefault(key, _Rows(search_space))
         rows = space_rows.rows(slots, trials)
         if rows is None:
             return super()._sample(study, trial, search_space)
