@@ -61,6 +61,7 @@ def refuse_writes(app: WSGIApp) -> WSGIApp:
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    block_on_close = False  # Ctrl-C stops at once, not after every open request has ended
     allow_reuse_address = True
 
 

@@ -77,7 +77,13 @@ def test_hpo_dashboard_serves_the_finished_study_over_http(
     status, _ = request(page)
     assert status == 200
     proc.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
-    assert proc.wait(timeout=20) == 0
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"no clean stop within 20 s of Ctrl-C; its stderr ended: {err[-2000:]!r}")
+    assert code == 0
     assert "dashboard stopped" in (proc.stderr.read() if proc.stderr else "")
 
 
