@@ -64,7 +64,7 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     click.echo(f"dashboard: {study_url(server.url, storage, study.spec.name)}")
     mode = "editable" if allow_edits else "read-only"
     click.echo(f"serving {study.spec.name!r} ({mode}) on {server.url}; Ctrl-C to stop", err=True)
-    restore = _stop_on_sigterm()
+    restore = _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -73,17 +73,23 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
         restore()
 
 
-def _stop_on_sigterm() -> Callable[[], None]:
-    """Treat SIGTERM like Ctrl-C (a clean stop); returns what puts the old handler back."""
+def _stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C and SIGTERM stop cleanly, also when SIGINT came in ignored (a process started
+    in the background by a script), as for ``hpo run``; returns what puts the old handlers back."""
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 # --------------------------------------------------------------------------- status
