@@ -8,7 +8,6 @@ inject the clock (``obj["clock"]``) and the wait between refreshes (``obj["wait"
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 
+from hpo.commands.signals import on_stop_signals
 from hpo.errors import HpoError
 from hpo.inspect import aws, export, logs, reader
 from hpo.inspect.render import best_view, status_view
@@ -64,32 +64,16 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     click.echo(f"dashboard: {study_url(server.url, storage, study.spec.name)}")
     mode = "editable" if allow_edits else "read-only"
     click.echo(f"serving {study.spec.name!r} ({mode}) on {server.url}; Ctrl-C to stop", err=True)
-    restore = _stop_on_signals()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("dashboard stopped", err=True)
-    finally:
-        restore()
+    with on_stop_signals(_interrupt):
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("dashboard stopped", err=True)
 
 
-def _stop_on_signals() -> Callable[[], None]:
-    """Ctrl-C and SIGTERM stop cleanly, also when SIGINT came in ignored (a process started
-    in the background by a script), as for ``hpo run``; returns what puts the old handlers back."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: leave signals alone
-        return lambda: None
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (and an inherited-ignored SIGINT) stop the dashboard as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 # --------------------------------------------------------------------------- status

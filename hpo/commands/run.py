@@ -10,6 +10,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
+from hpo.commands.signals import Handler, on_stop_signals
 from hpo.controller.failpoints import Failpoints
 from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller, RunSummary, StopReason
@@ -57,14 +58,12 @@ def run(study_file: str) -> None:
         failpoints=Failpoints.from_env(),
         artifact_store=artifact_store_for(study, s3_client=getattr(store, "client", None)),
     )
-    previous = _install_stop_handlers(controller, console)
-    try:
-        summary = controller.run()
-    finally:
-        backend.close()
-        lease.release()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with on_stop_signals(_stop_handler(controller, console)):
+        try:
+            summary = controller.run()
+        finally:
+            backend.close()
+            lease.release()
     _print_summary(console, study, optuna_study, summary)
     if summary.reason == StopReason.FAILURES:
         raise BudgetError(
@@ -77,9 +76,8 @@ def run(study_file: str) -> None:
         sys.exit(130)
 
 
-def _install_stop_handlers(controller: Controller, console: Console) -> dict[int, object]:
+def _stop_handler(controller: Controller, console: Console) -> Handler:
     """First Ctrl-C/SIGTERM: stop cleanly, leave jobs running. A second one: exit at once."""
-    previous: dict[int, object] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         console.print("\n[yellow]stopping: no new trials; running jobs are left running[/]")
@@ -88,9 +86,7 @@ def _install_stop_handlers(controller: Controller, console: Console) -> dict[int
             signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
         )
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, on_signal)
-    return previous
+    return on_signal
 
 
 def _print_summary(console: Console, study: StudyFile, optuna_study, summary: RunSummary) -> None:
