@@ -73,10 +73,10 @@ def run_hpo(problem: Problem, seed: int, n: int, parallel: int,
         run = run_controller(spec, study, durations(problem, seed, n), problem.objective,
                              FakeClock(), store_dir=Path(tmp))  # fmt: skip
     begin = min(job.start for job in run.backend.jobs.values())
-    known = known_share([j.submitted for j in run.backend.jobs.values()],
-                        [e for _, e in run.intervals()])  # fmt: skip
+    ends = [e for _, e in run.intervals()]
+    known = known_share([j.submitted for j in run.backend.jobs.values()], ends)
     if deadline is None:
-        return Outcome(study.best_value, max(e for _, e in run.intervals()) - begin, known)
+        return Outcome(study.best_value, max(ends) - begin, known)
     ended = {job.spec.trial: job.done.ended_at for job in run.backend.jobs.values() if job.done}
     values = [t.value for t in study.get_trials() if (ended[t.number] or 0) <= begin + deadline]
     return Outcome(min(values), deadline, known)

@@ -162,10 +162,10 @@ class CachingTPESampler(TPESampler):
 
     def _enter(self, study: Study) -> None:
         """Start fresh caches when this sampler moves to another study."""
-        scope = (study._storage, study._study_id)
-        if self._scope is None or scope[0] is not self._scope[0] or scope[1] != self._scope[1]:
-            self._ledger, self._rows, self._scope = _Ledger(), {}, scope
-            self._intersection = _Intersection()
+        scope = self._scope
+        if scope is None or scope[0] is not study._storage or scope[1] != study._study_id:
+            self._ledger, self._rows, self._intersection = _Ledger(), {}, _Intersection()
+            self._scope = (study._storage, study._study_id)  # held: its id cannot be reused
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -190,7 +190,9 @@ class CachingTPESampler(TPESampler):
         self._enter(study)
         slots = self._ledger.slots(trials, study)
         key = tuple(search_space.items())
-        space_rows = self._rows.get(key) or self._rows.setdefault(key, _Rows(search_space))
+        space_rows = self._rows.get(key)
+        if space_rows is None:
+            space_rows = self._rows[key] = _Rows(search_space)
         rows = space_rows.rows(slots, trials)
         if rows is None:
             return super()._sample(study, trial, search_space)
