@@ -22,6 +22,7 @@ from optuna.storages.journal._file import get_lock_file
 from hpo.errors import SpecError, StorageError
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
+from hpo.spec import optimizers as opt
 from hpo.spec.loader import StudyFile
 
 
@@ -66,7 +67,7 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
     """
     s = spec.sampler
     seed = s.seed
-    if isinstance(s, m.TPESamplerSpec):
+    if isinstance(s, opt.TPESamplerSpec):
         return CachingTPESampler(
             seed=seed,
             n_startup_trials=s.n_startup_trials,
@@ -75,7 +76,7 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             constant_liar=s.constant_liar,
             group=s.group and s.multivariate,
         )
-    if isinstance(s, m.GPSamplerSpec):
+    if isinstance(s, opt.GPSamplerSpec):
         try:
             return optuna.samplers.GPSampler(
                 seed=seed,
@@ -89,20 +90,20 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
                 field="sampler.type",
                 hint="pip install torch scipy, or use 'tpe'",
             ) from None
-    if isinstance(s, m.CmaEsSamplerSpec):
+    if isinstance(s, opt.CmaEsSamplerSpec):
         return optuna.samplers.CmaEsSampler(
             seed=seed,
             n_startup_trials=s.n_startup_trials,
             sigma0=s.sigma0,
             with_margin=s.with_margin,
         )
-    if isinstance(s, m.RandomSamplerSpec):
+    if isinstance(s, opt.RandomSamplerSpec):
         return optuna.samplers.RandomSampler(seed=seed)
-    if isinstance(s, m.QMCSamplerSpec):
+    if isinstance(s, opt.QMCSamplerSpec):
         return optuna.samplers.QMCSampler(
             seed=seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
         )
-    if isinstance(s, m.NSGAIISamplerSpec):
+    if isinstance(s, opt.NSGAIISamplerSpec):
         return optuna.samplers.NSGAIISampler(
             seed=seed,
             population_size=s.population_size,
@@ -112,11 +113,11 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
     return optuna.samplers.GridSampler(grid(spec, source), seed=seed)
 
 
-def pruner(spec: m.PrunerSpec | None) -> optuna.pruners.BasePruner:
+def pruner(spec: opt.PrunerSpec | None) -> optuna.pruners.BasePruner:
     """The pruner the spec asks for; ``none`` is Optuna's NopPruner."""
-    if spec is None or isinstance(spec, m.NoPrunerSpec):
+    if spec is None or isinstance(spec, opt.NoPrunerSpec):
         return optuna.pruners.NopPruner()
-    if isinstance(spec, m.PercentilePrunerSpec):
+    if isinstance(spec, opt.PercentilePrunerSpec):
         return optuna.pruners.PercentilePruner(
             spec.percentile,
             n_startup_trials=spec.n_startup_trials,
@@ -124,21 +125,21 @@ def pruner(spec: m.PrunerSpec | None) -> optuna.pruners.BasePruner:
             interval_steps=spec.interval_steps,
             n_min_trials=spec.n_min_trials,
         )
-    if isinstance(spec, m.MedianPrunerSpec):
+    if isinstance(spec, opt.MedianPrunerSpec):
         return optuna.pruners.MedianPruner(
             n_startup_trials=spec.n_startup_trials,
             n_warmup_steps=spec.n_warmup_steps,
             interval_steps=spec.interval_steps,
             n_min_trials=spec.n_min_trials,
         )
-    if isinstance(spec, m.SuccessiveHalvingPrunerSpec):
+    if isinstance(spec, opt.SuccessiveHalvingPrunerSpec):
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=spec.min_resource,
             reduction_factor=spec.reduction_factor,
             min_early_stopping_rate=spec.min_early_stopping_rate,
             bootstrap_count=spec.bootstrap_count,
         )
-    if isinstance(spec, m.HyperbandPrunerSpec):
+    if isinstance(spec, opt.HyperbandPrunerSpec):
         return optuna.pruners.HyperbandPruner(
             min_resource=spec.min_resource,
             max_resource=spec.max_resource,
