@@ -6,8 +6,17 @@
     ``ObjectStoreError`` - reading or writing trial documents failed.
     ``BackendError`` - a backend could not submit, describe or stop a job.
         ``ThrottledError`` - the backend asked us to slow down; retry with backoff.
-    ``LeaseError`` - another controller holds the study.
-    ``BudgetError`` - the study stopped because ``max_failures`` was reached.
+    ``LeaseError`` - another controller holds the study (exit code 3).
+    ``BudgetError`` - the study stopped because ``max_failures`` was reached (exit code 4).
+    ``UnknownTrialError`` - an inspection command named a trial the study does not have.
+    ``LogUnavailable`` - a trial's log does not exist (yet).
+    ``InfraError`` - deploying, pushing to or tearing down the AWS side failed.
+        ``StackStateError`` - the stack is missing or in a state that forbids the operation.
+        ``DockerError`` - a docker command failed or docker is not installed.
+
+Not in the tree on purpose: ``hpo.worker.WorkerError`` is raised inside the trainer's process
+(which does not depend on the controller's modules); ``InvalidDocument`` is internal: the
+controller turns an invalid job document into a failed trial, never into an exit.
 
 The CLI prints ``str(error)`` (one line) plus ``error.hint`` and exits with ``error.exit_code``.
 """
@@ -77,3 +86,23 @@ class BudgetError(HpoError):
     """The study was stopped by its failure budget."""
 
     exit_code = 4
+
+
+class UnknownTrialError(HpoError):
+    """The study has no trial with the number the user gave."""
+
+
+class LogUnavailable(HpoError):
+    """The log does not exist (yet): no file, no stream, or the job has not started."""
+
+
+class InfraError(HpoError):
+    """Deploying, pushing to or tearing down the AWS side failed, or was asked wrongly."""
+
+
+class StackStateError(InfraError):
+    """The stack is missing or in a state that does not allow the operation."""
+
+
+class DockerError(InfraError):
+    """A docker command failed or docker is not installed."""

@@ -16,11 +16,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hpo.errors import InfraError
 from hpo.infra import image as image_mod
 from hpo.infra import stack as stack_mod
 from hpo.infra import teardown as teardown_mod
 from hpo.infra.calls import ClientFactory, SessionFactory, boto3_clients
-from hpo.infra.errors import InfraError
 from hpo.infra.template import Template, find_template, find_trainer_dir, parse_params
 
 DEFAULT_STACK = "hpo"

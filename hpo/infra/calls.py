@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hpo.infra.errors import InfraError
+from hpo.errors import InfraError
 
 ClientFactory = Callable[[str], Any]
 """Returns the boto3 client of a service name (``"cloudformation"``, ``"ecr"``, ``"s3"``)."""

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo.errors import DockerError, InfraError
 from hpo.infra.calls import Call, ClientFactory, aws_failure
-from hpo.infra.errors import DockerError, InfraError
 
 Runner = Callable[[Sequence[str], bytes | None], int]
 """Runs a command with optional stdin bytes and returns its exit status."""

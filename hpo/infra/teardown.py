@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo.errors import InfraError
 from hpo.infra.calls import Call, ClientFactory, aws_failure
-from hpo.infra.errors import InfraError
 from hpo.infra.stack import DEFAULT_WAITING, Waiting, describe_call, wait
 
 Echo = Callable[[str], None]

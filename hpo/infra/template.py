@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from hpo.infra.errors import InfraError
+from hpo.errors import InfraError
 
 TEMPLATE_NAME = "hpo-stack.yaml"
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline TemplateBody

@@ -17,13 +17,9 @@ from typing import Any
 from optuna.trial import FrozenTrial
 
 from hpo import attrs
-from hpo.errors import HpoError
+from hpo.errors import HpoError, LogUnavailable
 
 DEFAULT_LOG_GROUP = "/aws/batch/job"
-
-
-class LogUnavailable(HpoError):
-    """The log does not exist (yet): no file, no stream, or the job has not started."""
 
 
 class LogSource(ABC):

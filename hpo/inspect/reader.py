@@ -8,12 +8,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpo.errors import HpoError, StorageError
+from hpo.errors import StorageError, UnknownTrialError
 from hpo.spec.loader import StudyFile
-
-
-class UnknownTrialError(HpoError):
-    """The study has no trial with the number the user gave."""
 
 
 def _missing(study: StudyFile) -> StorageError:
