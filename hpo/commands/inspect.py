@@ -12,14 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from hpo.commands.signals import on_stop_signals
+from hpo.commands.signals import interruptible
 from hpo.errors import HpoError
 from hpo.inspect import aws, export, logs, reader
 from hpo.inspect.render import best_view, status_view
@@ -64,16 +63,11 @@ def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     click.echo(f"dashboard: {study_url(server.url, storage, study.spec.name)}")
     mode = "editable" if allow_edits else "read-only"
     click.echo(f"serving {study.spec.name!r} ({mode}) on {server.url}; Ctrl-C to stop", err=True)
-    with on_stop_signals(_interrupt):
+    with interruptible():
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             click.echo("dashboard stopped", err=True)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (and an inherited-ignored SIGINT) stop the dashboard as Ctrl-C does."""
-    raise KeyboardInterrupt
 
 
 # --------------------------------------------------------------------------- status
@@ -122,10 +116,11 @@ def _json_status(snapshot: Callable[[], Any], watch: float | None, wait: Callabl
         click.echo(json.dumps(snapshot().to_dict(), indent=2))
         return
     try:
-        while True:
-            click.echo(json.dumps(snapshot().to_dict()))
-            if wait(watch):
-                return
+        with interruptible():
+            while True:
+                click.echo(json.dumps(snapshot().to_dict()))
+                if wait(watch):
+                    return
     except KeyboardInterrupt:
         return
 
@@ -139,7 +134,7 @@ def watch_loop(
     """Show ``view()`` and redraw it after each ``wait(interval)`` until it returns True."""
     refreshes = 0
     try:
-        with Live(view(), console=console, auto_refresh=False) as live:
+        with interruptible(), Live(view(), console=console, auto_refresh=False) as live:
             while not wait(interval):
                 live.update(view(), refresh=True)
                 refreshes += 1
@@ -227,14 +222,15 @@ def logs_cmd(
     click.echo(f"following trial {trial} attempt {entry.attempt} (Ctrl-C to stop)", err=True)
     source = logs.LazyLogSource(lambda: make_source(fresh()))
     try:
-        for line in logs.stream(
-            source,
-            follow=True,
-            is_done=is_done,
-            wait=_wait(ctx),
-            interval=_obj(ctx, "poll_interval", 1.0),
-        ):
-            click.echo(line)
+        with interruptible():
+            for line in logs.stream(
+                source,
+                follow=True,
+                is_done=is_done,
+                wait=_wait(ctx),
+                interval=_obj(ctx, "poll_interval", 1.0),
+            ):
+                click.echo(line)
     except KeyboardInterrupt:
         return
 

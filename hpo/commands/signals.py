@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM for the long-running commands (``hpo run``, ``hpo dashboard``)."""
+"""Ctrl-C and SIGTERM for the long-running commands (``hpo run``, ``dashboard``, ``--watch``,
+``--follow``)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,12 @@ def on_stop_signals(handler: Handler) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interruptible() -> contextlib.AbstractContextManager[None]:
+    """SIGTERM, and a SIGINT that came in ignored, raise KeyboardInterrupt as Ctrl-C does."""
+    return on_stop_signals(_raise_interrupt)

@@ -87,6 +87,29 @@ def test_hpo_dashboard_serves_the_finished_study_over_http(
     assert "dashboard stopped" in (proc.stderr.read() if proc.stderr else "")
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_status_watch_stops_on_a_signal_even_started_with_sigint_ignored(
+    real: RealStudy, sig: signal.Signals
+) -> None:
+    """A script's background job starts with SIGINT ignored; ``--watch`` must stop anyway."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpo", "status", str(real.study_file), "--json", "--watch", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        first = json.loads(proc.stdout.readline() if proc.stdout else "")  # one refresh done
+        assert first["study"] == "quickstart"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def test_artifacts_the_trainer_wrote_are_on_the_trial_pages(real: RealStudy) -> None:
     study = load_study(real.study_file)
     app = dashboard_app(reader.open_storage(study), artifact_store_for(study))
