@@ -3,10 +3,10 @@
     python benchmarks/pruning.py [--seeds 0 1] [--n-trials 48] [--out DIR]
 
 For each seed it runs ``studies/quickstart-pruning.yaml`` (Hyperband) as is and with
-``pruner: none``
-(same sampler seed, same budget), through the real CLI on the local backend, and prints a
-markdown table: pruned fraction, compute seconds (sum of the trials' ``compute_seconds``),
-best value, and the longest time from a prune decision to the trainer's exit.
+``pruner: none`` (same sampler seed, same budget), through the real CLI on the local backend,
+and prints a markdown table: pruned fraction, compute seconds (sum of the trials'
+``compute_seconds``), best value, and the longest time from a prune decision to the trainer's
+exit (or to its SIGKILL, when it outlived the grace period).
 """
 
 from __future__ import annotations
@@ -53,13 +53,8 @@ def run_study(workdir: Path, seed: int, n_trials: int, prune: bool) -> dict[str,
 def summarize(study: optuna.Study, jobs: Path) -> dict[str, float]:
     trials = study.get_trials(deepcopy=False)
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
-    lags = []
-    for t in pruned:
-        exit_doc = jobs / t.user_attrs[attrs.JOB_ID] / "exit.json"
-        if exit_doc.exists():
-            lags.append(json.loads(exit_doc.read_text())["ended_at"] - t.user_attrs[attrs.ENDED_AT])
-        else:  # killed after the grace period, so it ran at most that long
-            lags.append(float("inf"))
+    lags = [stop_lag(jobs / t.user_attrs[attrs.JOB_ID], t.user_attrs[attrs.ENDED_AT])
+            for t in pruned]  # fmt: skip
     return {
         "trials": len(trials),
         "pruned_fraction": len(pruned) / len(trials),
@@ -67,6 +62,15 @@ def summarize(study: optuna.Study, jobs: Path) -> dict[str, float]:
         "best": study.best_value,
         "max_stop_lag": max(lags, default=0.0),
     }
+
+
+def stop_lag(job_state: Path, decided_at: float) -> float:
+    """Seconds from the prune decision to the trainer's exit, or to the SIGKILL the backend
+    sent when it outlived the grace period (the process group dies with it)."""
+    exit_doc = job_state / "exit.json"
+    if exit_doc.exists():
+        return json.loads(exit_doc.read_text())["ended_at"] - decided_at
+    return json.loads((job_state / "terminate.json").read_text())["killed_at"] - decided_at
 
 
 def main() -> None:

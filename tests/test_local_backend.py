@@ -113,6 +113,8 @@ def test_a_trainer_ignoring_sigterm_is_killed_after_the_grace_period(
     status = harness.wait_for(backend, job_id, finished)
     assert status.state is JobState.FAILED and status.reason == "terminated: pruned at step 1"
     assert _group_gone(backend, job_id, _pid(harness, job_id))
+    stop = json.loads((harness.root / "jobs" / job_id / "terminate.json").read_text())
+    assert stop["killed_at"] - stop["at"] >= harness.grace_period  # when SIGKILL went out
 
 
 def _group_gone(backend: Backend, job_id: str, pgid: int, timeout: float = 5.0) -> bool:

@@ -183,7 +183,11 @@ class LocalBackend(Backend):
         )
 
     def _enforce_grace(self, job_id: str, state: Path) -> None:
-        """SIGKILL a terminated job that outlived its grace period (also after a restart)."""
+        """SIGKILL a terminated job that outlived its grace period (also after a restart);
+        ``killed_at`` in ``terminate.json`` records when, for the stop-lag accounting."""
         terminated = _read_json(state / "terminate.json")
         if terminated and self._clock() - terminated.get("at", 0) > self.grace_period:
             self._signal(job_id, signal.SIGKILL)
+            if "killed_at" not in terminated:
+                doc = {**terminated, "killed_at": self._clock()}
+                (state / "terminate.json").write_text(json.dumps(doc))
