@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import optuna
 import yaml
 from optuna.trial import TrialState
@@ -70,7 +71,54 @@ def stop_lag(job_state: Path, decided_at: float) -> float:
     exit_doc = job_state / "exit.json"
     if exit_doc.exists():
         return json.loads(exit_doc.read_text())["ended_at"] - decided_at
-    return json.loads((job_state / "terminate.json").read_text())["killed_at"] - decided_at
+    killed_at = json.loads((job_state / "terminate.json").read_text()).get("killed_at")
+    return float("inf") if killed_at is None else killed_at - decided_at  # inf: no record
+
+
+def collect(roots: list[Path]) -> dict[int, dict[bool, dict[str, float]]]:
+    """Every finished pair (``bench-none-S`` and ``bench-prune-S`` journals) under ``roots``."""
+    pairs: dict[int, dict[bool, dict[str, float]]] = {}
+    for root in roots:
+        for journal in sorted(root.rglob("bench-*-*.journal")):
+            _, kind, seed = journal.stem.split("-")
+            study = optuna.load_study(study_name=journal.stem, storage=build.storage(str(journal)))
+            jobs = journal.parent / "runs" / journal.stem / "jobs"
+            pairs.setdefault(int(seed), {})[kind == "prune"] = summarize(study, jobs)
+    return {seed: rows for seed, rows in sorted(pairs.items()) if len(rows) == 2}
+
+
+def report(pairs: dict[int, dict[bool, dict[str, float]]]) -> str:
+    """The per-study table, the per-seed ratios and their medians (with a bootstrap CI)."""
+    lines = ["| seed | pruner | trials | pruned | compute s | best val_loss | max stop lag s |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for seed, rows in pairs.items():
+        for prune, r in rows.items():
+            lines.append(f"| {seed} | {'hyperband' if prune else 'none'} | {r['trials']} | "
+                         f"{r['pruned_fraction']:.0%} | {r['compute_seconds']:.0f} | "
+                         f"{r['best']:.4f} | {r['max_stop_lag']:.2f} |")  # fmt: skip
+    compute = np.array([r[True]["compute_seconds"] / r[False]["compute_seconds"]
+                        for r in pairs.values()])  # fmt: skip
+    best = np.array([r[True]["best"] / r[False]["best"] - 1 for r in pairs.values()])
+    lines += ["", "| seed | compute with pruning / without | best with pruning vs without |",
+              "|---|---|---|"]  # fmt: skip
+    for seed, c, b in zip(pairs, compute, best, strict=True):
+        lines.append(f"| {seed} | {c:.0%} | {b:+.1%} |")
+    lines.append(f"| **median** | **{np.median(compute):.0%}** | **{np.median(best):+.1%}** |")
+    low, high = bootstrap_median(best)
+    means = [np.mean([r[p]["best"] for r in pairs.values()]) for p in (False, True)]
+    lines += ["", f"{len(pairs)} seed pairs: compute at most 60% in {np.sum(compute <= 0.6)}; "
+              f"best value at most 2% worse in {np.sum(best <= 0.02)}; median best-value change "
+              f"{np.median(best):+.1%} (bootstrap 90% CI {low:+.1%} to {high:+.1%}); mean best "
+              f"{means[0]:.4f} without, {means[1]:.4f} with pruning "
+              f"({means[1] / means[0] - 1:+.1%})."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def bootstrap_median(values: np.ndarray, n: int = 10_000) -> tuple[float, float]:
+    """A 90% percentile-bootstrap interval for the median (fixed RNG: reproducible)."""
+    samples = np.random.default_rng(0).choice(values, size=(n, len(values)))
+    low, high = np.percentile(np.median(samples, axis=1), [5, 95])
+    return float(low), float(high)
 
 
 def main() -> None:
@@ -78,25 +126,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--n-trials", type=int, default=48)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--report", type=Path, nargs="+", metavar="DIR",
+        help="run nothing; report every pair found under these --out directories",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.report:
+        print(report(collect(args.report)))
+        return
     workdir = args.out or Path(tempfile.mkdtemp(prefix="hpo-pruning-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print("| seed | pruner | trials | pruned | compute s | best val_loss | max stop lag s |")
-    print("|---|---|---|---|---|---|---|")
-    ratios = []
     for seed in args.seeds:
-        rows = {p: run_study(workdir, seed, args.n_trials, p) for p in (False, True)}
-        for prune, r in rows.items():
-            print(f"| {seed} | {'hyperband' if prune else 'none'} | {r['trials']} | "
-                  f"{r['pruned_fraction']:.0%} | {r['compute_seconds']:.0f} | {r['best']:.4f} | "
-                  f"{r['max_stop_lag']:.2f} |", flush=True)  # fmt: skip
-        ratios.append((rows[True]["compute_seconds"] / rows[False]["compute_seconds"],
-                       rows[True]["best"] / rows[False]["best"] - 1))  # fmt: skip
-    for seed, (compute, best) in zip(args.seeds, ratios, strict=True):
-        print(
-            f"seed {seed}: compute with pruning = {compute:.0%} of without; "
-            f"best value {best:+.1%} relative to without"
-        )
+        for prune in (False, True):
+            run_study(workdir, seed, args.n_trials, prune)
+        print(f"seed {seed} done", file=sys.stderr, flush=True)
+    print(report(collect([workdir])))
 
 
 if __name__ == "__main__":
