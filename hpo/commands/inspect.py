@@ -7,6 +7,7 @@ inject the clock (``obj["clock"]``) and the wait between refreshes (``obj["wait"
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -194,8 +195,12 @@ def logs_cmd(
     storage = reader.open_storage(study)
     frozen = reader.trial_by_number(reader.open_study(study), trial, study_file=study_file)
     entry = logs.pick_attempt(frozen, attempt)
-    batch = aws.batch_spec(study)
-    group = batch.log_group if batch else None
+
+    @functools.cache
+    def group() -> str:  # the stack is read at most once, and only for a CloudWatch log
+        from hpo.backends.batch import resolve_log_group
+
+        return resolve_log_group(study, clients=_obj(ctx, "batch_clients", None))
 
     def make_source(t: Any = frozen) -> logs.LogSource:
         return logs.source_for(

@@ -19,8 +19,6 @@ from optuna.trial import FrozenTrial
 from hpo import attrs
 from hpo.errors import HpoError, LogUnavailable
 
-DEFAULT_LOG_GROUP = "/aws/batch/job"
-
 
 class LogSource(ABC):
     """One attempt's log; ``fetch`` returns new complete lines (``final``: the last one too)."""
@@ -198,12 +196,13 @@ def source_for(
     trial: FrozenTrial,
     entry: AttemptLog,
     *,
-    log_group: str | None,
+    log_group: Callable[[], str],
     logs_client: Callable[[], Any],
 ) -> LogSource:
-    """The log source of ``entry``: its CloudWatch stream, its file, or the local default path."""
+    """The log source of ``entry``: its CloudWatch stream, its file, or the local default path.
+    ``log_group`` and ``logs_client`` are called only for a CloudWatch stream."""
     if entry.log_stream:
-        return CloudWatchLogSource(logs_client(), log_group or DEFAULT_LOG_GROUP, entry.log_stream)
+        return CloudWatchLogSource(logs_client(), log_group(), entry.log_stream)
     if entry.log and not entry.log.startswith(("http://", "https://")):
         return FileLogSource(entry.log)
     uri = trial.user_attrs.get(attrs.TRIAL_URI)

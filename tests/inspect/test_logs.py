@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,23 +149,23 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-def put(client: Any, stream_name: str, *lines: str) -> None:
+def put(client: Any, stream_name: str, *lines: str, group: str = GROUP) -> None:
     """Write log events (current timestamps: moto drops events older than 14 days)."""
     with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
-        client.create_log_stream(logGroupName=GROUP, logStreamName=stream_name)
+        client.create_log_stream(logGroupName=group, logStreamName=stream_name)
     now = int(time.time() * 1000)
     events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
-    client.put_log_events(logGroupName=GROUP, logStreamName=stream_name, logEvents=events)
+    client.put_log_events(logGroupName=group, logStreamName=stream_name, logEvents=events)
 
 
-def build_batch(directory: Path) -> Built:
+def build_batch(directory: Path, where: str = f"log_group: {GROUP}") -> Built:
     """A Batch study: trial 0 finished on its second attempt, trial 1 running."""
     with no_fsync():
-        return _build_batch(directory)
+        return _build_batch(directory, where)
 
 
-def _build_batch(directory: Path) -> Built:
-    backend = f"backend: {{type: batch, region: {REGION}, log_group: {GROUP}, job_queue: q}}\n"
+def _build_batch(directory: Path, where: str) -> Built:
+    backend = f"backend: {{type: batch, region: {REGION}, {where}, job_queue: q}}\n"
     study_file = write_study_file(directory, "cloud", backend=backend)
     study_file.write_text(study_file.read_text().replace("store: runs", "store: s3://b/hpo"))
     study = new_study(study_file)
@@ -218,6 +219,26 @@ def test_batch_trial_reads_cloudwatch_per_attempt(aws: Any, tmp_path: Path, cli:
     assert f"CloudWatch Logs {GROUP} cloud/default/second" in result.stderr
     first = cli("logs", built.study_file, "0", "--attempt", "1")
     assert first.stdout.splitlines() == ["first attempt", "spot reclaimed"]
+
+
+def test_batch_log_group_comes_from_the_stack_like_the_backend(
+    aws: Any, tmp_path: Path, cli: Cli
+) -> None:
+    """With ``stack:`` and no ``log_group``, jobs log to the stack's group; so must hpo logs."""
+    template = {
+        "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup",
+                               "Properties": {"LogGroupName": "/hpo/prod"}}},
+        "Outputs": {"LogGroupName": {"Value": {"Ref": "Logs"}}},
+    }  # fmt: skip
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="prod", TemplateBody=json.dumps(template)
+    )
+    put(aws, "cloud/default/second", "from the stack", group="/hpo/prod")
+    built = build_batch(tmp_path, where="stack: prod")
+    result = cli("logs", built.study_file, "0")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["from the stack"]
+    assert "CloudWatch Logs /hpo/prod cloud/default/second" in result.stderr
 
 
 def test_batch_running_trial_follow(aws: Any, tmp_path: Path, cli: Cli) -> None:

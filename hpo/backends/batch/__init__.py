@@ -3,7 +3,8 @@
 ``make_batch_backend(study)`` reads the ``backend:`` section (values missing there come
 from the CloudFormation outputs of ``backend.stack``) and returns a :class:`BatchBackend`;
 ``open_batch_store(study)`` opens the study's ``s3://`` store with the same region, profile
-and endpoint. Tests pass ``clients=`` (e.g. :class:`hpo.testing.fake_batch.FakeBatch`).
+and endpoint; ``resolve_log_group(study)`` says where its jobs log (for ``hpo logs``). Tests
+pass ``clients=`` (e.g. :class:`hpo.testing.fake_batch.FakeBatch`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.client import BatchClients, make_clients
-from hpo.backends.batch.settings import BatchSettings, resolve_settings, store_root
-from hpo.backends.batch.stack import stack_outputs
+from hpo.backends.batch.settings import BatchSettings, log_group, resolve_settings, store_root
+from hpo.backends.batch.stack import spec_values, stack_outputs
 from hpo.errors import SpecError
 from hpo.spec.loader import StudyFile
 from hpo.spec.models import BatchBackendSpec
@@ -25,6 +26,7 @@ __all__ = [
     "BatchSettings",
     "make_batch_backend",
     "open_batch_store",
+    "resolve_log_group",
 ]
 
 
@@ -80,3 +82,13 @@ def open_batch_store(
         profile=spec.profile,
         endpoint_url=spec.endpoint_url,
     )
+
+
+def resolve_log_group(study: StudyFile, *, clients: BatchClients | None = None) -> str:
+    """The CloudWatch log group the study's jobs write to, resolved as the backend resolves it;
+    the stack is read only when the study names one and does not set ``log_group`` itself."""
+    spec = _spec(study)
+    outputs: dict[str, str] = {}
+    if spec.stack and "log_group" not in spec.model_fields_set:
+        outputs = _outputs(study, clients or _clients_for(spec))
+    return log_group(spec, spec_values(outputs))

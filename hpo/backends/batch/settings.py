@@ -14,6 +14,8 @@ from hpo.errors import SpecError
 from hpo.spec.loader import StudyFile
 from hpo.spec.models import BatchBackendSpec, BatchResources
 
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+
 
 @dataclass(frozen=True)
 class BatchSettings:
@@ -25,7 +27,7 @@ class BatchSettings:
     image: str | None = None  # set: register our own job definition
     job_definition: str | None = None  # set (and no image): use this one with overrides
     job_role_arn: str | None = None
-    log_group: str = "/aws/batch/job"
+    log_group: str = DEFAULT_LOG_GROUP
     region: str | None = None
     resources: BatchResources = field(default_factory=BatchResources)
     timeout: float | None = None
@@ -42,6 +44,11 @@ def _pick(spec: BatchBackendSpec, stack: Mapping[str, str], name: str) -> str | 
     if name in spec.model_fields_set and value is not None:
         return value
     return stack.get(name, value)
+
+
+def log_group(spec: BatchBackendSpec, stack: Mapping[str, str]) -> str:
+    """Where the jobs log: the spec's ``log_group`` if set, else the stack's, else the default."""
+    return _pick(spec, stack, "log_group") or DEFAULT_LOG_GROUP
 
 
 def _missing(study: StudyFile, field_name: str, what: str) -> SpecError:
@@ -92,7 +99,7 @@ def resolve_settings(study: StudyFile, outputs: Mapping[str, str]) -> BatchSetti
         image=image,
         job_definition=definition,
         job_role_arn=_pick(spec, stack, "job_role_arn"),
-        log_group=_pick(spec, stack, "log_group") or "/aws/batch/job",
+        log_group=log_group(spec, stack),
         region=_pick(spec, stack, "region"),
         resources=spec.resources,
         timeout=spec.timeout,
