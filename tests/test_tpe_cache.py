@@ -59,11 +59,15 @@ MakeSampler = Callable[[type[optuna.samplers.TPESampler]], optuna.samplers.BaseS
 
 
 def twin_runs(make: MakeSampler, n_trials: int, parallel: int, direction: str = "minimize",
-              dynamic: bool = False) -> tuple[Proposals, Proposals]:  # fmt: skip
+              dynamic: bool = False, pruner: Callable[[], optuna.pruners.BasePruner] | None = None,
+              ) -> tuple[Proposals, Proposals]:  # fmt: skip
     """The same ask/tell sequence (``parallel`` trials in flight) with each sampler."""
     out = []
     for cls in (optuna.samplers.TPESampler, CachingTPESampler):
-        study = optuna.create_study(sampler=make(cls), direction=direction)
+        study = optuna.create_study(  # one name: Hyperband's brackets hash it
+            study_name="twin", sampler=make(cls), direction=direction,
+            pruner=pruner() if pruner else None,
+        )  # fmt: skip
         running: list[tuple[Trial, dict[str, Any]]] = []
         proposed = []
         for i in range(n_trials):
@@ -122,6 +126,16 @@ def test_infeasible_trials_are_split_like_optuna() -> None:
         upstream, cached = twin_runs(
             lambda cls: cls(seed=7, n_startup_trials=5, constraints_func=constraints), 60, 4
         )
+    assert cached == upstream
+
+
+def test_hyperband_bracket_studies_propose_the_same_params() -> None:
+    """With Hyperband, Optuna hands the sampler one bracket's trials at a time."""
+    kwargs = {"seed": 3, "n_startup_trials": 4, "multivariate": True, "constant_liar": True}
+    upstream, cached = twin_runs(
+        lambda cls: cls(**kwargs), 80, 4, dynamic=True,
+        pruner=lambda: optuna.pruners.HyperbandPruner(1, 9, 3),
+    )  # fmt: skip
     assert cached == upstream
 
 
