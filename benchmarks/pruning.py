@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -30,28 +31,23 @@ from hpo import attrs  # noqa: E402
 from hpo.spec import build  # noqa: E402
 
 
-def run_study(workdir: Path, seed: int, n_trials: int, prune: bool) -> dict[str, float]:
-    spec = yaml.safe_load((REPO / "studies" / "quickstart-pruning.yaml").read_text())
-    name = f"bench-{'prune' if prune else 'none'}-{seed}"
-    spec["name"] = name
+def run_study(workdir: Path, study_file: Path, seed: int, n_trials: int, pruner: dict) -> None:
+    """One study through ``hpo run`` (a finished one is left as it is: hpo resumes it)."""
+    spec = yaml.safe_load(study_file.read_text())
+    name = f"bench-{'none' if pruner['type'] == 'none' else 'prune'}-{seed}"
+    spec.update(name=name, pruner=pruner)
     spec["sampler"]["seed"] = seed
     spec["budget"]["n_trials"] = n_trials
     spec["trainer"]["command"] = spec["trainer"]["command"].replace(
-        "../trainer_image/train_sklearn.py", str(REPO / "trainer_image" / "train_sklearn.py")
+        "../trainer_image/", str(REPO / "trainer_image") + "/"
     )
-    if not prune:
-        spec["pruner"] = {"type": "none"}
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     subprocess.run([sys.executable, "-m", "hpo", "run", str(path)], check=True,
                    capture_output=True, cwd=REPO)  # fmt: skip
-    study = optuna.load_study(
-        study_name=name, storage=build.storage(str(workdir / f"{name}.journal"))
-    )
-    return summarize(study, workdir / "runs" / name / "jobs")
 
 
-def summarize(study: optuna.Study, jobs: Path) -> dict[str, float]:
+def summarize(study: optuna.Study, jobs: Path) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     lags = [stop_lag(jobs / t.user_attrs[attrs.JOB_ID], t.user_attrs[attrs.ENDED_AT])
@@ -75,25 +71,27 @@ def stop_lag(job_state: Path, decided_at: float) -> float:
     return float("inf") if killed_at is None else killed_at - decided_at  # inf: no record
 
 
-def collect(roots: list[Path]) -> dict[int, dict[bool, dict[str, float]]]:
+def collect(roots: list[Path]) -> dict[int, dict[bool, dict[str, Any]]]:
     """Every finished pair (``bench-none-S`` and ``bench-prune-S`` journals) under ``roots``."""
-    pairs: dict[int, dict[bool, dict[str, float]]] = {}
+    pairs: dict[int, dict[bool, dict[str, Any]]] = {}
     for root in roots:
         for journal in sorted(root.rglob("bench-*-*.journal")):
             _, kind, seed = journal.stem.split("-")
             study = optuna.load_study(study_name=journal.stem, storage=build.storage(str(journal)))
             jobs = journal.parent / "runs" / journal.stem / "jobs"
-            pairs.setdefault(int(seed), {})[kind == "prune"] = summarize(study, jobs)
+            row = summarize(study, jobs)
+            row["pruner"] = yaml.safe_load(journal.with_suffix(".yaml").read_text())["pruner"]
+            pairs.setdefault(int(seed), {})[kind == "prune"] = row
     return {seed: rows for seed, rows in sorted(pairs.items()) if len(rows) == 2}
 
 
-def report(pairs: dict[int, dict[bool, dict[str, float]]]) -> str:
+def report(pairs: dict[int, dict[bool, dict[str, Any]]]) -> str:
     """The per-study table, the per-seed ratios and their medians (with a bootstrap CI)."""
     lines = ["| seed | pruner | trials | pruned | compute s | best val_loss | max stop lag s |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for seed, rows in pairs.items():
-        for prune, r in rows.items():
-            lines.append(f"| {seed} | {'hyperband' if prune else 'none'} | {r['trials']} | "
+        for r in (rows[False], rows[True]):
+            lines.append(f"| {seed} | {r['pruner']['type']} | {r['trials']} | "
                          f"{r['pruned_fraction']:.0%} | {r['compute_seconds']:.0f} | "
                          f"{r['best']:.4f} | {r['max_stop_lag']:.2f} |")  # fmt: skip
     compute = np.array([r[True]["compute_seconds"] / r[False]["compute_seconds"]
@@ -126,6 +124,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--n-trials", type=int, default=48)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--study", type=Path, default=REPO / "studies" / "quickstart-pruning.yaml")
+    parser.add_argument("--pruner", type=yaml.safe_load, default=None, metavar="YAML",
+                        help="the pruned arm's pruner (default: the study file's)")  # fmt: skip
     parser.add_argument(
         "--report", type=Path, nargs="+", metavar="DIR",
         help="run nothing; report every pair found under these --out directories",
@@ -136,9 +137,10 @@ def main() -> None:
         return
     workdir = args.out or Path(tempfile.mkdtemp(prefix="hpo-pruning-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    pruner = args.pruner or yaml.safe_load(args.study.read_text())["pruner"]
     for seed in args.seeds:
-        for prune in (False, True):
-            run_study(workdir, seed, args.n_trials, prune)
+        for arm in ({"type": "none"}, pruner):
+            run_study(workdir, args.study, seed, args.n_trials, arm)
         print(f"seed {seed} done", file=sys.stderr, flush=True)
     print(report(collect([workdir])))
 
