@@ -49,6 +49,7 @@ def finish(study: optuna.Study, trial: Trial, params: dict[str, Any], step: int)
     elif trial.number % 5 == 4:
         for s in range(1 + step % 4):
             trial.report(value + 1.0 / (s + 1), s)
+            trial.should_prune()  # asks the study's pruner (Hyperband sets up its brackets)
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     else:
         study.tell(trial, value)
@@ -130,7 +131,8 @@ def test_infeasible_trials_are_split_like_optuna() -> None:
 
 
 def test_hyperband_bracket_studies_propose_the_same_params() -> None:
-    """With Hyperband, Optuna hands the sampler one bracket's trials at a time."""
+    """With Hyperband, Optuna hands the sampler a restricted bracket-study wrapper (once the
+    pruner has set up its brackets); the cache must work through it."""
     kwargs = {"seed": 3, "n_startup_trials": 4, "multivariate": True, "constant_liar": True}
     upstream, cached = twin_runs(
         lambda cls: cls(**kwargs), 80, 4, dynamic=True,
