@@ -56,9 +56,27 @@ def summarize(study: optuna.Study, jobs: Path) -> dict[str, Any]:
         "trials": len(trials),
         "pruned_fraction": len(pruned) / len(trials),
         "compute_seconds": sum(t.user_attrs.get(attrs.COMPUTE_SECONDS, 0.0) for t in trials),
+        "cpu_seconds": cpu_seconds(jobs),
         "best": study.best_value,
         "max_stop_lag": max(lags, default=0.0),
     }
+
+
+def cpu_seconds(jobs: Path) -> float:
+    """The trainers' CPU seconds (the launcher records them in ``exit.json``), which unlike
+    wall time do not grow when the machine is busy. A job SIGKILLed after its grace period
+    has no record: its wall time counts, scaled by the other jobs' CPU/wall ratio."""
+    known, walls, unknown = 0.0, 0.0, 0.0
+    for job in jobs.iterdir():
+        exit_doc = job / "exit.json"
+        if exit_doc.exists():
+            doc = json.loads(exit_doc.read_text())
+            known += doc["cpu_seconds"]
+            walls += doc["ended_at"] - doc["started_at"]
+        else:
+            started = json.loads((job / "pid.json").read_text())["started_at"]
+            unknown += json.loads((job / "terminate.json").read_text())["killed_at"] - started
+    return known + unknown * (known / walls if walls else 1.0)
 
 
 def stop_lag(job_state: Path, decided_at: float) -> float:
@@ -72,36 +90,41 @@ def stop_lag(job_state: Path, decided_at: float) -> float:
 
 
 def collect(roots: list[Path]) -> dict[int, dict[bool, dict[str, Any]]]:
-    """Every finished pair (``bench-none-S`` and ``bench-prune-S`` journals) under ``roots``."""
+    """Every pair of finished studies (``bench-none-S``, ``bench-prune-S``) under ``roots``."""
     pairs: dict[int, dict[bool, dict[str, Any]]] = {}
     for root in roots:
         for journal in sorted(root.rglob("bench-*-*.journal")):
             _, kind, seed = journal.stem.split("-")
+            spec = yaml.safe_load(journal.with_suffix(".yaml").read_text())
             study = optuna.load_study(study_name=journal.stem, storage=build.storage(str(journal)))
-            jobs = journal.parent / "runs" / journal.stem / "jobs"
-            row = summarize(study, jobs)
-            row["pruner"] = yaml.safe_load(journal.with_suffix(".yaml").read_text())["pruner"]
+            done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+            if len(done) < spec["budget"]["n_trials"]:
+                continue  # still running (or interrupted): not a result yet
+            row = summarize(study, journal.parent / "runs" / journal.stem / "jobs")
+            row["pruner"] = spec["pruner"]
             pairs.setdefault(int(seed), {})[kind == "prune"] = row
     return {seed: rows for seed, rows in sorted(pairs.items()) if len(rows) == 2}
 
 
 def report(pairs: dict[int, dict[bool, dict[str, Any]]]) -> str:
     """The per-study table, the per-seed ratios and their medians (with a bootstrap CI)."""
-    lines = ["| seed | pruner | trials | pruned | compute s | best val_loss | max stop lag s |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| seed | pruner | trials | pruned | compute s | CPU s | best val_loss | "
+             "max stop lag s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for seed, rows in pairs.items():
         for r in (rows[False], rows[True]):
             lines.append(f"| {seed} | {r['pruner']['type']} | {r['trials']} | "
                          f"{r['pruned_fraction']:.0%} | {r['compute_seconds']:.0f} | "
+                         f"{r['cpu_seconds']:.0f} | "
                          f"{r['best']:.4f} | {r['max_stop_lag']:.2f} |")  # fmt: skip
-    compute = np.array([r[True]["compute_seconds"] / r[False]["compute_seconds"]
-                        for r in pairs.values()])  # fmt: skip
+    compute, cpu = (np.array([r[True][k] / r[False][k] for r in pairs.values()])
+                    for k in ("compute_seconds", "cpu_seconds"))  # fmt: skip
     best = np.array([r[True]["best"] / r[False]["best"] - 1 for r in pairs.values()])
-    lines += ["", "| seed | compute with pruning / without | best with pruning vs without |",
-              "|---|---|---|"]  # fmt: skip
-    for seed, c, b in zip(pairs, compute, best, strict=True):
-        lines.append(f"| {seed} | {c:.0%} | {b:+.1%} |")
-    lines.append(f"| **median** | **{np.median(compute):.0%}** | **{np.median(best):+.1%}** |")
+    lines += ["", "| seed | compute with pruning / without | CPU | best with pruning vs without |",
+              "|---|---|---|---|"]  # fmt: skip
+    for seed, c, u, b in zip(pairs, compute, cpu, best, strict=True):
+        lines.append(f"| {seed} | {c:.0%} | {u:.0%} | {b:+.1%} |")
+    lines.append(f"| **median** | **{np.median(compute):.0%}** | **{np.median(cpu):.0%}** | "
+                 f"**{np.median(best):+.1%}** |")  # fmt: skip
     low, high = bootstrap_median(best)
     means = [np.mean([r[p]["best"] for r in pairs.values()]) for p in (False, True)]
     lines += ["", f"{len(pairs)} seed pairs: compute at most 60% in {np.sum(compute <= 0.6)}; "

@@ -79,6 +79,16 @@ def test_jobs_run_in_their_own_session_and_log_to_the_trial_dir(harness: LocalHa
     assert status.log == str(log) and log.read_text().strip() == "boom"
 
 
+def test_the_exit_record_has_the_trainers_cpu_seconds(harness: LocalHarness) -> None:
+    """Wall time includes waiting for a busy machine; CPU seconds are the trainer's own work."""
+    backend = harness.backend()
+    job_id = backend.submit(harness.job("burn", 0))
+    status = harness.wait_for(backend, job_id, finished)
+    assert status.state is JobState.SUCCEEDED
+    doc = json.loads((harness.root / "jobs" / job_id / "exit.json").read_text())
+    assert 0.3 <= doc["cpu_seconds"] < doc["ended_at"] - doc["started_at"]
+
+
 def test_a_job_keeps_running_in_a_new_session(harness: LocalHarness) -> None:
     backend = harness.backend()
     job_id = backend.submit(harness.job("hang", 0))

@@ -2,13 +2,15 @@
 
 ``python -m hpo.backends.launcher STATE_DIR LOG_FILE -- ARGV...`` is started in its own
 session by the local backend. It writes ``pid.json`` at start and ``exit.json`` (atomically)
-when the trainer exits; both outlive the controller. Standard library only.
+when the trainer exits, with the trainer's CPU seconds (its wall time counts waiting for a
+busy machine too); both outlive the controller. Standard library only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -84,9 +86,15 @@ def main(argv: list[str]) -> int:
             )
             return 127
         returncode = child.wait()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the trainer and what it waited for
     _write(
         state / "exit.json",
-        {"returncode": returncode, "started_at": started, "ended_at": time.time()},
+        {
+            "returncode": returncode,
+            "started_at": started,
+            "ended_at": time.time(),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        },
     )
     return 0
 

@@ -10,6 +10,12 @@ program = os.environ["HPO_TEST_PROGRAM"]
 trial = worker.current()
 if program == "succeed":
     trial.finish(1.5)
+elif program == "burn":  # 0.3 s of CPU, then 0.3 s asleep
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    time.sleep(0.3)
+    trial.finish(1.0)
 elif program == "fail":
     print("boom", flush=True)
     sys.exit(3)
