@@ -159,6 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--n-trials", type=int, default=48)
+    parser.add_argument("--pruned-n-trials", type=int, default=None, metavar="N",
+                        help="trials of the pruned arm (default: --n-trials); e.g. to spend "
+                        "what the unpruned arm spent")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--study", type=Path, default=REPO / "studies" / "quickstart-pruning.yaml")
     parser.add_argument("--pruner", type=yaml.safe_load, default=None, metavar="YAML",
@@ -176,7 +179,8 @@ def main() -> None:
     pruner = args.pruner or yaml.safe_load(args.study.read_text())["pruner"]
     for seed in args.seeds:
         for arm in ({"type": "none"}, pruner):
-            run_study(workdir, args.study, seed, args.n_trials, arm)
+            pruned = arm["type"] != "none" and args.pruned_n_trials
+            run_study(workdir, args.study, seed, pruned or args.n_trials, arm)
         print(f"seed {seed} done", file=sys.stderr, flush=True)
     print(report(collect([workdir])))
 
