@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 
-from benchmarks.pruning_replay import replay
+from benchmarks.pruning_replay import load, replay
+from hpo.spec import build
 
 
 def test_a_median_pruner_stops_the_curve_above_the_others_and_keeps_the_best() -> None:
@@ -22,3 +25,17 @@ def test_a_median_pruner_stops_the_curve_above_the_others_and_keeps_the_best() -
 def test_without_a_pruner_everything_is_kept() -> None:
     trials = [([1.0, 0.5], 0.5), ([2.0, 0.25], 0.25)]
     assert replay(trials, optuna.pruners.NopPruner(), "x") == (0.0, 1.0, 0.0)
+
+
+def test_any_studys_storage_can_be_replayed(tmp_path: Path) -> None:
+    """A user's own unpruned study: every complete trial's curve, by the study's name."""
+    storage = build.storage(str(tmp_path / "mine.journal"))
+    study = optuna.create_study(study_name="mine", storage=storage)
+    for curve in ([0.9, 0.5], [0.8, 0.7]):
+        trial = study.ask()
+        for step, value in enumerate(curve, 1):
+            trial.report(value, step)
+        study.tell(trial, curve[-1])
+    study.enqueue_trial({})
+    study.ask()  # a running trial has no final value: left out
+    assert load(str(tmp_path / "mine.journal")) == {"mine": [([0.9, 0.5], 0.5), ([0.8, 0.7], 0.7)]}
