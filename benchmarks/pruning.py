@@ -63,31 +63,36 @@ def summarize(study: optuna.Study, jobs: Path) -> dict[str, Any]:
     }
 
 
+def job_record(job: Path) -> tuple[float, float | None, float | None]:
+    """``(started, ended, cpu_seconds)`` of one local job: from ``exit.json`` when the trainer
+    exited, else ended is when the backend SIGKILLed it after its grace period (the process
+    group dies with it) and the CPU is unknown; ended is None without either record."""
+    exit_doc = job / "exit.json"
+    if exit_doc.exists():
+        doc = json.loads(exit_doc.read_text())  # cpu nan: run before the launcher kept it
+        return doc["started_at"], doc["ended_at"], doc.get("cpu_seconds", math.nan)
+    started = json.loads((job / "pid.json").read_text())["started_at"]
+    return started, json.loads((job / "terminate.json").read_text()).get("killed_at"), None
+
+
 def cpu_seconds(jobs: Path) -> float:
     """The trainers' CPU seconds (the launcher records them in ``exit.json``), which unlike
     wall time do not grow when the machine is busy. A job SIGKILLed after its grace period
     has no record: its wall time counts, scaled by the other jobs' CPU/wall ratio."""
     known, walls, unknown = 0.0, 0.0, 0.0
-    for job in jobs.iterdir():
-        exit_doc = job / "exit.json"
-        if exit_doc.exists():
-            doc = json.loads(exit_doc.read_text())
-            known += doc.get("cpu_seconds", math.nan)  # nan: run before the launcher kept it
-            walls += doc["ended_at"] - doc["started_at"]
+    for started, ended, cpu in map(job_record, jobs.iterdir()):
+        if cpu is None:
+            unknown += (ended or started) - started
         else:
-            started = json.loads((job / "pid.json").read_text())["started_at"]
-            unknown += json.loads((job / "terminate.json").read_text())["killed_at"] - started
+            known += cpu
+            walls += (ended or started) - started
     return known + unknown * (known / walls if walls else 1.0)
 
 
-def stop_lag(job_state: Path, decided_at: float) -> float:
-    """Seconds from the prune decision to the trainer's exit, or to the SIGKILL the backend
-    sent when it outlived the grace period (the process group dies with it)."""
-    exit_doc = job_state / "exit.json"
-    if exit_doc.exists():
-        return json.loads(exit_doc.read_text())["ended_at"] - decided_at
-    killed_at = json.loads((job_state / "terminate.json").read_text()).get("killed_at")
-    return float("inf") if killed_at is None else killed_at - decided_at  # inf: no record
+def stop_lag(job: Path, decided_at: float) -> float:
+    """Seconds from the prune decision to the trainer's exit or its SIGKILL (inf: no record)."""
+    _, ended, _ = job_record(job)
+    return float("inf") if ended is None else ended - decided_at
 
 
 Pairs = dict[str, dict[bool, dict[str, Any]]]  # seed label -> {pruned?: summary}
