@@ -6,12 +6,16 @@ training image. A trainer finds its trial through one environment variable::
     from hpo import worker
 
     trial = worker.current()              # reads HPO_TRIAL_URI
+    trial.handle_sigterm()                # pruning sends SIGTERM: should_stop() turns true
     lr = trial.params["lr"]
-    for epoch in range(trial.resume_step(), 10):
+    start = my_load(trial.checkpoint_dir)   # 0, or the epoch an earlier attempt saved
+    for epoch in range(start, 10):
         ...
-        trial.report(epoch, val_loss)     # progress.json, read by the controller's pruner
+        trial.report(epoch + 1, val_loss) # progress.json, read by the controller's pruner
+        my_save(trial.checkpoint_dir, epoch + 1)
+        trial.save_checkpoint()           # to S3 when the trial lives there
         if trial.should_stop():           # pruned or SIGTERM: exit cleanly
-            break
+            return
     trial.finish(val_loss, metrics={"accuracy": acc})
 
 Documents (see DESIGN.md, Object layout) under the trial URI: ``params.json`` (in),
@@ -130,7 +134,11 @@ class Trial:
             return []
 
     def report(self, step: int, value: float) -> None:
-        """Record an intermediate value; progress.json is rewritten whole (idempotent)."""
+        """Record an intermediate value; progress.json is rewritten whole (idempotent).
+
+        Report a step *before* saving its checkpoint: killed in between, the next attempt
+        redoes the step and reports it again; the other order loses the step's value.
+        """
         value = float(value)
         self._steps = [s for s in self._steps if s[0] != step] + [[int(step), value]]
         self._steps.sort(key=lambda s: s[0])

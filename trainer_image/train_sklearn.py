@@ -101,10 +101,10 @@ def train(trial: worker.Trial, epochs: int) -> None:
         acc = float(accuracy_score(y_val, model.predict(x_val)))
         best = min(state["best"], loss) if np.isfinite(loss) else state["best"]
         state = {"model": model, "epoch": epoch + 1, "loss": loss, "accuracy": acc, "best": best}
+        if np.isfinite(loss):  # before the checkpoint: a checkpointed epoch is never unreported
+            trial.report(epoch + 1, loss)
         save_checkpoint(trial.checkpoint_dir, state)
         trial.save_checkpoint()
-        if np.isfinite(loss):
-            trial.report(epoch + 1, loss)
         print(f"epoch {epoch + 1}/{epochs} val_loss={loss:.4f} val_acc={acc:.4f}", flush=True)
         if trial.should_stop():
             print("stop requested: checkpoint saved, exiting", flush=True)

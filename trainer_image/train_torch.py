@@ -171,9 +171,9 @@ def train(trial: worker.Trial, epochs: int) -> bool:
     for epoch in range(start, cfg["epochs"]):
         train_epoch(model, optimizer, data, cfg, epoch)
         loss, acc = evaluate(model, data)
+        trial.report(epoch + 1, loss)  # before the checkpoint: see Trial.report
         save_checkpoint(trial.checkpoint_dir, model, optimizer, epoch + 1, acc)
         trial.save_checkpoint()
-        trial.report(epoch + 1, loss)
         print(f"epoch {epoch + 1}/{cfg['epochs']} val_loss={loss:.4f} acc={acc:.4f}", flush=True)
         if epoch + 1 < cfg["epochs"] and trial.should_stop(min_interval=0.0):
             print("stop requested: checkpoint saved, exiting", flush=True)

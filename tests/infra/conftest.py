@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from hpo import worker
 from hpo.infra.calls import ClientFactory, boto3_clients
 from hpo.infra.stack import Waiting
 
@@ -27,6 +31,41 @@ FAST = Waiting(delay=1, max_attempts=5)
 # cannot create a compute environment without a ServiceRole (real AWS uses the Batch
 # service-linked role): moto_parameters() adds a BatchServiceRoleArn.
 MOTO_PARAMS = {"RepositoryName": "hpo-test-trainer"}
+
+
+def import_trainer(name: str) -> ModuleType:
+    """An example trainer of trainer_image/ imported as a module (it is a script in the image)."""
+    spec = importlib.util.spec_from_file_location(name, TRAINER_DIR / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stage_trial(directory: Path, params: dict[str, Any], attempt: int = 1) -> Path:
+    """A trial directory with params.json as the controller writes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {"params": params, "trial": 0, "study": "s", "attempt": attempt}
+    (directory / "params.json").write_text(json.dumps(doc))
+    return directory
+
+
+class Killed(Exception):
+    """Stands for SIGKILL in :class:`DiesAtCheckpoint`."""
+
+
+class DiesAtCheckpoint(worker.Trial):
+    """A trial whose trainer is killed while it saves the checkpoint of its ``at``-th step."""
+
+    def __init__(self, uri: str, at: int) -> None:
+        super().__init__(uri)
+        self.at, self.saved = at, 0
+
+    def save_checkpoint(self) -> None:
+        self.saved += 1
+        if self.saved == self.at:
+            raise Killed
+        super().save_checkpoint()
 
 
 def templates() -> list[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.infra.conftest import TRAINER_DIR
+from tests.infra.conftest import DiesAtCheckpoint, Killed, import_trainer, stage_trial
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -23,21 +22,13 @@ EPOCHS = 3
 @pytest.fixture(scope="module")
 def trainer() -> Iterator[ModuleType]:
     """train_torch.py imported as a module (it is a script in the image)."""
-    spec = importlib.util.spec_from_file_location("train_torch", TRAINER_DIR / "train_torch.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     deterministic = torch.are_deterministic_algorithms_enabled()
-    yield module
+    yield import_trainer("train_torch")
     torch.use_deterministic_algorithms(deterministic)  # the trainer turns it on process-wide
 
 
 def _stage(directory: Path, attempt: int = 1) -> Path:
-    """A trial directory with params.json as the controller writes it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    doc = {"params": PARAMS, "trial": 0, "study": "s", "attempt": attempt}
-    (directory / "params.json").write_text(json.dumps(doc))
-    return directory
+    return stage_trial(directory, PARAMS, attempt)
 
 
 def _run(trainer: ModuleType, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +86,12 @@ def test_settings_take_params_over_defaults(trainer: ModuleType) -> None:
     cfg = trainer.settings({"lr": "0.5", "epochs": 2}, epochs=9)
     assert cfg["lr"] == 0.5 and cfg["epochs"] == 2 and cfg["hidden"] == 64
     assert trainer.settings({}, epochs=9)["epochs"] == 9
+
+
+def test_killed_while_checkpointing_an_epoch_it_has_already_reported_it(
+    trainer: ModuleType, tmp_path: Path
+) -> None:
+    trial = DiesAtCheckpoint(str(_stage(tmp_path / "t")), at=2)
+    with pytest.raises(Killed):
+        trainer.train(trial, EPOCHS)
+    assert [step for step, _ in _steps(tmp_path / "t")] == [1, 2]
