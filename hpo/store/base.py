@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Stamp:
-    """A change marker for one object: size plus mtime (local) or ETag (S3)."""
+    """A change marker for one object: size plus mtime and inode (local) or ETag (S3)."""
 
     size: int
     version: str

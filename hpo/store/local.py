@@ -11,6 +11,12 @@ from hpo.errors import ObjectStoreError
 from hpo.store.base import ObjectStore, Stamp
 
 
+def _stamp(st: os.stat_result) -> Stamp:
+    """Size, mtime and inode: every put is a new file (``os.replace``), so a rewrite within
+    one tick of a coarse filesystem clock still gets a new stamp."""
+    return Stamp(size=st.st_size, version=f"{st.st_mtime_ns}-{st.st_ino}")
+
+
 class LocalStore(ObjectStore):
     """Keys are files under ``root``; writes go through a temp file and ``os.replace``."""
 
@@ -50,7 +56,7 @@ class LocalStore(ObjectStore):
                 st = os.stat(self._path(key))
             except OSError:
                 continue
-            out[key] = Stamp(size=st.st_size, version=str(st.st_mtime_ns))
+            out[key] = _stamp(st)
         return out
 
     def list(self, prefix: str) -> dict[str, Stamp]:
@@ -65,7 +71,7 @@ class LocalStore(ObjectStore):
                 full = Path(dirpath, name)
                 key = full.relative_to(self.root).as_posix()
                 st = full.stat()
-                out[key] = Stamp(size=st.st_size, version=str(st.st_mtime_ns))
+                out[key] = _stamp(st)
         return out
 
     def delete(self, key: str) -> None:
