@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 
-def _write(path: Path, doc: dict[str, object]) -> None:
+def write_json(path: Path, doc: dict[str, object]) -> None:
+    """Write ``doc`` atomically: a reader (or a restarted controller) never sees half of it."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, path)
@@ -61,7 +62,9 @@ def main(argv: list[str]) -> int:
     state = Path(state_dir)
     started = time.time()
     me = os.getpid()
-    _write(state / "pid.json", {"pid": me, "ticks": process_start_ticks(me), "started_at": started})
+    write_json(
+        state / "pid.json", {"pid": me, "ticks": process_start_ticks(me), "started_at": started}
+    )
     child: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, frame: object) -> None:
@@ -75,7 +78,7 @@ def main(argv: list[str]) -> int:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         except OSError as exc:
             log.write(f"hpo: cannot start {command[0]!r}: {exc}\n".encode())
-            _write(
+            write_json(
                 state / "exit.json",
                 {
                     "returncode": 127,
@@ -87,7 +90,7 @@ def main(argv: list[str]) -> int:
             return 127
         returncode = child.wait()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the trainer and what it waited for
-    _write(
+    write_json(
         state / "exit.json",
         {
             "returncode": returncode,

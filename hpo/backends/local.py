@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus
-from hpo.backends.launcher import pid_alive
+from hpo.backends.launcher import pid_alive, write_json
 from hpo.errors import BackendError
 
 # A job dir without pid.json this long after submit means the launcher never started.
@@ -75,7 +75,7 @@ class LocalBackend(Backend):
                 "log": str(log),
                 "submitted_at": self._clock(),
             }
-            (state / "job.json").write_text(json.dumps(doc))
+            write_json(state / "job.json", doc)
             env = {**os.environ, **self.env, **job.env, "HPO_TRIAL_URI": job.trial_uri}
             launcher = [sys.executable, "-m", "hpo.backends.launcher", str(state), str(log)]
             self._children[job.name] = subprocess.Popen(
@@ -104,9 +104,7 @@ class LocalBackend(Backend):
         if not (state / "job.json").exists():
             return
         if not (state / "terminate.json").exists():
-            (state / "terminate.json").write_text(
-                json.dumps({"reason": reason, "at": self._clock()})
-            )
+            write_json(state / "terminate.json", {"reason": reason, "at": self._clock()})
         self._signal(job_id, signal.SIGTERM)
 
     def close(self) -> None:
@@ -190,4 +188,4 @@ class LocalBackend(Backend):
             self._signal(job_id, signal.SIGKILL)
             if "killed_at" not in terminated:
                 doc = {**terminated, "killed_at": self._clock()}
-                (state / "terminate.json").write_text(json.dumps(doc))
+                write_json(state / "terminate.json", doc)
