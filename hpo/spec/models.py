@@ -225,7 +225,7 @@ class BatchBackendSpec(_Model):
     image: str | None = None
     job_definition: str | None = None
     job_role_arn: str | None = None
-    log_group: str = "/aws/batch/job"
+    log_group: str | None = None  # unset: the stack's LogGroupName, else Batch's default
     resources: BatchResources = Field(default_factory=BatchResources)
     timeout: float | None = None
     retry_attempts: int = Field(3, ge=1, le=10)

@@ -89,6 +89,6 @@ def resolve_log_group(study: StudyFile, *, clients: BatchClients | None = None) 
     the stack is read only when the study names one and does not set ``log_group`` itself."""
     spec = _spec(study)
     outputs: dict[str, str] = {}
-    if spec.stack and "log_group" not in spec.model_fields_set:
+    if spec.stack and spec.log_group is None:
         outputs = _outputs(study, clients or _clients_for(spec))
     return log_group(spec, spec_values(outputs))
