@@ -56,39 +56,23 @@ class DeployRequest:
 
     def create_call(self) -> Call:
         """The CreateStack call."""
-        params = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
-        return Call(
-            "cloudformation",
-            "create_stack",
-            {
-                "StackName": self.stack,
-                "TemplateBody": self.template.body,
-                "Parameters": params,
-                "Capabilities": CAPABILITIES,
-                "Tags": self.tags,
-            },
-            self._shown(),
-        )
+        return self._call("create_stack", self._given())
 
     def update_call(self, existing: set[str]) -> Call:
         """The UpdateStack call: given values, and ``UsePreviousValue`` for the stack's others."""
-        params: list[dict[str, Any]] = [
-            {"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()
-        ]
         keep = sorted((existing & set(self.template.parameters)) - set(self.parameters))
-        params += [{"ParameterKey": k, "UsePreviousValue": True} for k in keep]
-        return Call(
-            "cloudformation",
+        return self._call(
             "update_stack",
-            {
-                "StackName": self.stack,
-                "TemplateBody": self.template.body,
-                "Parameters": params,
-                "Capabilities": CAPABILITIES,
-                "Tags": self.tags,
-            },
-            self._shown(),
+            self._given() + [{"ParameterKey": k, "UsePreviousValue": True} for k in keep],
         )
+
+    def _given(self) -> list[dict[str, Any]]:
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
+
+    def _call(self, operation: str, params: list[dict[str, Any]]) -> Call:
+        args = {"StackName": self.stack, "TemplateBody": self.template.body, "Parameters": params,
+                "Capabilities": CAPABILITIES, "Tags": self.tags}  # fmt: skip
+        return Call("cloudformation", operation, args, self._shown())
 
 
 def describe_call(stack: str) -> Call:

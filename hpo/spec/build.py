@@ -113,44 +113,26 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
     return optuna.samplers.GridSampler(grid(spec, source), seed=seed)
 
 
+# Each spec's fields are named as the Optuna pruner's keyword arguments.
+_PRUNERS: dict[type, type[optuna.pruners.BasePruner]] = {
+    opt.MedianPrunerSpec: optuna.pruners.MedianPruner,
+    opt.PercentilePrunerSpec: optuna.pruners.PercentilePruner,
+    opt.SuccessiveHalvingPrunerSpec: optuna.pruners.SuccessiveHalvingPruner,
+    opt.HyperbandPrunerSpec: optuna.pruners.HyperbandPruner,
+}
+
+
 def pruner(spec: opt.PrunerSpec | None) -> optuna.pruners.BasePruner:
     """The pruner the spec asks for; ``none`` is Optuna's NopPruner."""
     if spec is None or isinstance(spec, opt.NoPrunerSpec):
         return optuna.pruners.NopPruner()
-    if isinstance(spec, opt.PercentilePrunerSpec):
-        return optuna.pruners.PercentilePruner(
-            spec.percentile,
-            n_startup_trials=spec.n_startup_trials,
-            n_warmup_steps=spec.n_warmup_steps,
-            interval_steps=spec.interval_steps,
-            n_min_trials=spec.n_min_trials,
+    if isinstance(spec, opt.PatientPrunerSpec):
+        return optuna.pruners.PatientPruner(
+            pruner(spec.wrapped) if spec.wrapped else None,
+            patience=spec.patience,
+            min_delta=spec.min_delta,
         )
-    if isinstance(spec, opt.MedianPrunerSpec):
-        return optuna.pruners.MedianPruner(
-            n_startup_trials=spec.n_startup_trials,
-            n_warmup_steps=spec.n_warmup_steps,
-            interval_steps=spec.interval_steps,
-            n_min_trials=spec.n_min_trials,
-        )
-    if isinstance(spec, opt.SuccessiveHalvingPrunerSpec):
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=spec.min_resource,
-            reduction_factor=spec.reduction_factor,
-            min_early_stopping_rate=spec.min_early_stopping_rate,
-            bootstrap_count=spec.bootstrap_count,
-        )
-    if isinstance(spec, opt.HyperbandPrunerSpec):
-        return optuna.pruners.HyperbandPruner(
-            min_resource=spec.min_resource,
-            max_resource=spec.max_resource,
-            reduction_factor=spec.reduction_factor,
-            bootstrap_count=spec.bootstrap_count,
-        )
-    return optuna.pruners.PatientPruner(
-        pruner(spec.wrapped) if spec.wrapped else None,
-        patience=spec.patience,
-        min_delta=spec.min_delta,
-    )
+    return _PRUNERS[type(spec)](**spec.model_dump(exclude={"type"}))
 
 
 def storage(url: str) -> optuna.storages.BaseStorage:
