@@ -90,6 +90,20 @@ def test_a_bad_trainer_fails_only_its_trial(tmp_path: Path) -> None:
     assert all(t.user_attrs[attrs.STAGE] == "failed" for t in failed)
 
 
+def test_a_failed_trial_keeps_the_steps_it_reported_after_the_last_poll(tmp_path: Path) -> None:
+    def planner(job: JobSpec, params: Mapping[str, Any]) -> SimPlan:
+        steps = [(0.5, 1, 0.9), (2.9, 2, 0.8)]  # step 2 lands in the poll that sees the exit
+        if job.trial == 0:
+            return SimPlan(duration=3, exit_code=3, steps=steps)
+        return SimPlan(duration=3, result={"value": 1.0}, steps=steps)
+
+    rig = make_rig(tmp_path, "budget: {n_trials: 2, max_parallel: 1}\n", planner)
+    rig.controller().run()
+    failed, complete, *_ = rig.study().get_trials()
+    assert failed.state is TrialState.FAIL and complete.state is TrialState.COMPLETE
+    assert failed.intermediate_values == complete.intermediate_values == {1: 0.9, 2: 0.8}
+
+
 def test_max_failures_stops_the_study(tmp_path: Path) -> None:
     rig = make_rig(
         tmp_path,

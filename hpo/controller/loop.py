@@ -250,14 +250,14 @@ class Controller:
                      **{k: v for k, v in found.items() if v})  # fmt: skip
         elif status.state.finished:
             self.fail.hit("after_job_end")
+            if self._tracks_progress:  # steps it reported after the last poll, however it ended
+                self.progress.read(f)
             if status.state is JobState.SUCCEEDED:
                 self._ingest_result(f, status)
             else:
                 self._on_failure(f, status)
 
     def _ingest_result(self, f: InFlight, status: JobStatus) -> None:
-        if self._tracks_progress:
-            self.progress.read(f)
         try:
             outcome = self._read_outcome(f)
         except InvalidDocument as exc:
