@@ -49,15 +49,13 @@ class WorkerError(RuntimeError):
 class _Files:
     """Read and write the trial's documents: a directory or an S3 prefix."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, s3_client: Any = None) -> None:
         self.uri = uri.rstrip("/")
         self._s3 = None
         if self.uri.startswith("s3://"):
-            import boto3  # only trainers whose trial lives on S3 need boto3
-
             bucket, _, prefix = self.uri[5:].partition("/")
             self.bucket, self.prefix = bucket, prefix
-            self._s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+            self._s3 = s3_client or _default_s3_client()
 
     def read(self, name: str) -> bytes | None:
         if self._s3 is None:
@@ -82,6 +80,16 @@ class _Files:
             handle.write(data)
         os.replace(tmp, path)
 
+    def upload(self, name: str, path: Path) -> None:
+        """Stream a file up (multipart when large: checkpoints may be gigabytes)."""
+        self._s3.upload_file(str(path), self.bucket, f"{self.prefix}/{name}")  # type: ignore[union-attr]
+
+    def download(self, name: str, path: Path) -> None:
+        self._s3.download_file(self.bucket, f"{self.prefix}/{name}", str(path))  # type: ignore[union-attr]
+
+    def delete(self, name: str) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{name}")  # type: ignore[union-attr]
+
     def list(self, prefix: str) -> list[str]:
         """Names (relative to the trial) of the files under ``prefix``."""
         if self._s3 is None:
@@ -102,12 +110,22 @@ class _Files:
         return sorted(names)
 
 
-class Trial:
-    """One trial attempt as the trainer sees it."""
+def _default_s3_client() -> Any:
+    import boto3  # only trainers whose trial lives on S3 need boto3
 
-    def __init__(self, uri: str) -> None:
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+
+
+class Trial:
+    """One trial attempt as the trainer sees it.
+
+    Opening it reads ``params.json`` and the progress of earlier attempts and restores the
+    newest checkpoint into :attr:`checkpoint_dir` (downloaded when the trial lives on S3).
+    """
+
+    def __init__(self, uri: str, *, s3_client: Any = None) -> None:
         self.uri = uri.rstrip("/")
-        self._files = _Files(self.uri)
+        self._files = _Files(self.uri, s3_client)
         raw = self._files.read(PARAMS)
         if raw is None:
             raise WorkerError(f"no {PARAMS} under {self.uri}; was this trial staged by hpo?")
@@ -120,7 +138,10 @@ class Trial:
         self._stop_signalled = False
         self._last_control_check = 0.0
         self._stop_requested = False
-        self._checkpoint_dir: Path | None = None
+        self._synced: dict[str, tuple[int, ...]] = {}  # checkpoint file -> its stat when synced
+        self.checkpoint_dir: Path = self._restore_checkpoints()
+        """A local directory holding the newest checkpoint of this trial (from any attempt):
+        write files there, then call :meth:`save_checkpoint`."""
 
     # ------------------------------------------------------------------ progress
 
@@ -176,34 +197,54 @@ class Trial:
 
     # ------------------------------------------------------------------ checkpoints
 
-    @property
-    def checkpoint_dir(self) -> Path:
-        """A local directory holding the newest checkpoint of this trial (from any attempt).
+    def _restore_checkpoints(self) -> Path:
+        if self._files._s3 is None:
+            directory = Path(self.uri, CHECKPOINTS)
+            directory.mkdir(parents=True, exist_ok=True)
+            return directory
+        directory = Path(tempfile.mkdtemp(prefix="hpo-ckpt-")).resolve()
+        for name in self._files.list(CHECKPOINTS):
+            if name.endswith("/"):
+                continue  # a folder marker, not a file
+            target = (directory / name[len(CHECKPOINTS) :]).resolve()
+            if not target.is_relative_to(directory) or target == directory:
+                continue  # a key like checkpoints/../x must not write outside the directory
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._files.download(name, target)
+        self._synced = self._local_checkpoint_files(directory)
+        return directory
 
-        Write files there and call :meth:`save_checkpoint`; a later attempt of the same trial
-        finds them here again.
-        """
-        if self._checkpoint_dir is None:
-            if self._files._s3 is None:
-                self._checkpoint_dir = Path(self.uri, CHECKPOINTS)
-                self._checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            else:
-                self._checkpoint_dir = Path(tempfile.mkdtemp(prefix="hpo-ckpt-"))
-                for name in self._files.list(CHECKPOINTS):
-                    data = self._files.read(name)
-                    target = self._checkpoint_dir / name[len(CHECKPOINTS) :]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data or b"")
-        return self._checkpoint_dir
+    @staticmethod
+    def _local_checkpoint_files(directory: Path) -> dict[str, tuple[int, ...]]:
+        out = {}
+        for path in directory.rglob("*"):
+            if path.is_file():
+                st = path.stat()
+                out[path.relative_to(directory).as_posix()] = (
+                    st.st_size,
+                    st.st_mtime_ns,
+                    st.st_ino,
+                )
+        return out
 
     def save_checkpoint(self) -> None:
-        """Sync the checkpoint directory to the object store (a no-op for local trials)."""
+        """Mirror :attr:`checkpoint_dir` to the trial's ``checkpoints/`` on S3: upload the
+        files that changed, delete the ones removed (a no-op for local trials).
+
+        Each file is one object, so an attempt that starts after a kill in the middle of a
+        sync may see some files new and some old: keep a checkpoint in one file, or write a
+        file naming the complete set last.
+        """
         if self._files._s3 is None:
             return
-        for path in sorted(self.checkpoint_dir.rglob("*")):
-            if path.is_file():
-                rel = path.relative_to(self.checkpoint_dir).as_posix()
-                self._files.write(CHECKPOINTS + rel, path.read_bytes())
+        now = self._local_checkpoint_files(self.checkpoint_dir)
+        for rel, stamp in sorted(now.items()):
+            if self._synced.get(rel) != stamp:
+                self._files.upload(CHECKPOINTS + rel, self.checkpoint_dir / rel)
+                self._synced[rel] = stamp
+        for rel in sorted(set(self._synced) - set(now)):
+            self._files.delete(CHECKPOINTS + rel)
+            del self._synced[rel]
 
     # ------------------------------------------------------------------ result
 
@@ -243,7 +284,7 @@ class Trial:
         if self._files._s3 is None:
             shutil.copyfile(src, self.artifact_path(src.name))
         else:
-            self._files.write(f"artifacts/{src.name}", src.read_bytes())
+            self._files.upload(f"artifacts/{src.name}", src)
 
 
 def _finite(value: float) -> float:

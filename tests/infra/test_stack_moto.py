@@ -85,7 +85,8 @@ def test_job_role_policy_resolves_to_the_trial_keys(shared_stack: dict[str, str]
         document = ast.literal_eval(document)
     bucket = shared_stack["BucketName"]
     resources = {str(s["Resource"]) for s in document["Statement"]}
-    assert resources == {f"arn:aws:s3:::{bucket}/*/trials/*", f"arn:aws:s3:::{bucket}"}
+    trials = f"arn:aws:s3:::{bucket}/*/trials/*"
+    assert resources == {trials, f"{trials}/checkpoints/*", f"arn:aws:s3:::{bucket}"}
 
 
 def test_job_state_events_of_this_queue_reach_the_events_queue(

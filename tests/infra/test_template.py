@@ -85,10 +85,13 @@ def test_job_role_is_limited_to_trial_keys() -> None:
     }
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     actions = sorted(a for s in statements for a in _as_list(s["Action"]))
-    assert actions == ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+    assert actions == ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
     for st in statements:
         if "s3:ListBucket" in _as_list(st["Action"]):
             assert "/trials/*" in str(st["Condition"]["StringLike"]["s3:prefix"])
+        elif "s3:DeleteObject" in _as_list(st["Action"]):  # checkpoints only, never results
+            assert _as_list(st["Action"]) == ["s3:DeleteObject"]
+            assert "/trials/*/checkpoints/*" in str(st["Resource"])
         else:
             assert "/trials/*" in str(st["Resource"])
 
