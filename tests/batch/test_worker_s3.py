@@ -100,3 +100,11 @@ def test_a_key_that_climbs_out_of_checkpoints_is_not_restored(s3: Any, tmp_path:
 @pytest.mark.parametrize("attempt", [1, 2])
 def test_a_trial_without_checkpoints_starts_with_an_empty_directory(s3: Any, attempt: int) -> None:
     assert _files(_open(s3, attempt).checkpoint_dir) == {}
+
+
+def test_an_artifact_goes_to_the_trials_artifacts(s3: Any, tmp_path: Path) -> None:
+    plot = tmp_path / "curve.png"
+    plot.write_bytes(b"\x89PNG...")
+    _open(s3).upload_artifact(plot)
+    body = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/artifacts/curve.png")["Body"].read()
+    assert body == b"\x89PNG..."
