@@ -24,6 +24,7 @@ from hpo.errors import HpoError
 from hpo.inspect import aws, export, logs, reader
 from hpo.inspect.render import best_view, status_view
 from hpo.inspect.snapshot import best_trials, take_snapshot
+from hpo.spec import build
 from hpo.spec.loader import load_study
 
 _STUDY_FILE = click.argument("study_file", type=click.Path(dir_okay=False))
@@ -94,7 +95,7 @@ def status(ctx: click.Context, study_file: str, as_json: bool, watch: float | No
     clock: Callable[[], float] = _obj(ctx, "clock", time.time)
 
     def snapshot() -> Any:
-        return take_snapshot(optuna_study, now=clock(), n_trials=study.spec.budget.n_trials)
+        return take_snapshot(optuna_study, now=clock(), n_trials=build.trial_target(study.spec))
 
     console = Console(highlight=False)
     if as_json:

@@ -24,8 +24,11 @@ class Budget:
     """``n_trials`` counts finished (complete + pruned) trials; failures count against
     ``max_failures``; ``timeout`` is controller run time summed over all runs."""
 
-    def __init__(self, spec: BudgetSpec, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self, spec: BudgetSpec, monotonic: Callable[[], float], max_trials: int | None = None
+    ) -> None:
         self.spec = spec
+        self.max_trials = max_trials  # trials ever started, failed ones too (a grid's size)
         self.monotonic = monotonic
         self.counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
         self._previous_seconds = 0.0
@@ -66,6 +69,8 @@ class Budget:
         if self.exhausted_reason() is not None:
             return 0
         left = self.spec.n_trials - self.finished - inflight
+        if self.max_trials is not None:
+            left = min(left, self.max_trials - self.finished - self.failed - inflight)
         return max(0, min(left, self.spec.max_parallel - inflight))
 
     def save(self, study: optuna.Study) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
 
 from hpo.errors import SpecError, StorageError
+from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec import optimizers as opt
@@ -110,7 +112,19 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             mutation_prob=s.mutation_prob,
             crossover_prob=s.crossover_prob,
         )
-    return optuna.samplers.GridSampler(grid(spec, source), seed=seed)
+    return GridSampler(grid(spec, source), seed=seed)
+
+
+def grid_size(spec: m.StudySpec) -> int | None:
+    """How many points the grid sampler has (``None`` for other samplers)."""
+    if not isinstance(spec.sampler, opt.GridSamplerSpec):
+        return None
+    return math.prod(len(values) for values in grid(spec, "<study>").values())
+
+
+def trial_target(spec: m.StudySpec) -> int:
+    """How many finished trials the study aims for: ``n_trials``, or fewer on a smaller grid."""
+    return min(spec.budget.n_trials, grid_size(spec) or spec.budget.n_trials)
 
 
 # Each spec's fields are named as the Optuna pruner's keyword arguments.
