@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from hpo.backends.base import JobSpec
 from hpo.backends.simulated import SimPlan, SimulatedBackend
 from hpo.cli import main
+from hpo.controller.budget import Budget
 from hpo.controller.clock import FakeClock
 from hpo.controller.loop import Controller, StopReason
 from hpo.spec import build
@@ -57,7 +58,8 @@ def test_the_grid_holds_every_combination_of_the_stepped_values() -> None:
         "n": [1, 3, 5],
         "act": ["relu", "tanh"],
     }
-    assert build.grid_size(spec) == 30 and build.trial_target(spec) == 30  # n_trials is 100
+    target = Budget(spec.budget, FakeClock().monotonic, build.grid_size(spec)).target
+    assert build.grid_size(spec) == 30 and target == 30  # n_trials is 100
 
 
 def test_a_grid_smaller_than_n_trials_runs_each_point_once_and_completes(tmp_path: Path) -> None:

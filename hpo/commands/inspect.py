@@ -20,6 +20,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from hpo.commands.signals import interruptible
+from hpo.controller.budget import Budget
 from hpo.errors import HpoError
 from hpo.inspect import aws, export, logs, reader
 from hpo.inspect.render import best_view, status_view
@@ -94,8 +95,10 @@ def status(ctx: click.Context, study_file: str, as_json: bool, watch: float | No
     optuna_study = reader.open_study(study)
     clock: Callable[[], float] = _obj(ctx, "clock", time.time)
 
+    target = Budget(study.spec.budget, time.monotonic, build.grid_size(study.spec)).target
+
     def snapshot() -> Any:
-        return take_snapshot(optuna_study, now=clock(), n_trials=build.trial_target(study.spec))
+        return take_snapshot(optuna_study, now=clock(), n_trials=target)
 
     console = Console(highlight=False)
     if as_json:

@@ -53,6 +53,11 @@ class Budget:
     def failed(self) -> int:
         return self.counts[TrialState.FAIL]
 
+    @property
+    def target(self) -> int:
+        """How many finished trials the study aims for: ``n_trials``, or a smaller grid's size."""
+        return min(self.spec.n_trials, self.max_trials or self.spec.n_trials)
+
     def elapsed(self) -> float:
         return self._previous_seconds + self.monotonic() - self._since
 

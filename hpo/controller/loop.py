@@ -67,7 +67,6 @@ class Controller:
         self.artifact_store = artifact_store  # trainers' artifacts/ go to the dashboard
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
-        self._target = build.trial_target(spec)  # n_trials, or a smaller grid's size
         self.progress = ProgressReader(store, self.layout)
         self._space = build.distributions(spec)
         self._n_objectives = len(spec.objective.study_directions)
@@ -388,7 +387,7 @@ class Controller:
             pruned=self.budget.counts[TrialState.PRUNED],
             failed=self.budget.failed,
             running=len(self._inflight),
-            n_trials=self._target,
+            n_trials=self.budget.target,
             best=self._best,
             elapsed=self.budget.elapsed(),
         )

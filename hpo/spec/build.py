@@ -122,11 +122,6 @@ def grid_size(spec: m.StudySpec) -> int | None:
     return math.prod(len(values) for values in grid(spec, "<study>").values())
 
 
-def trial_target(spec: m.StudySpec) -> int:
-    """How many finished trials the study aims for: ``n_trials``, or fewer on a smaller grid."""
-    return min(spec.budget.n_trials, grid_size(spec) or spec.budget.n_trials)
-
-
 # Each spec's fields are named as the Optuna pruner's keyword arguments.
 _PRUNERS: dict[type, type[optuna.pruners.BasePruner]] = {
     opt.MedianPrunerSpec: optuna.pruners.MedianPruner,
