@@ -35,10 +35,20 @@ ENDED_AT = "ended_at"
 COMPUTE_SECONDS = "compute_seconds"
 FAIL_REASON = "fail_reason"
 EXIT_CODE = "exit_code"
-# Earlier attempts: [{"attempt", "job_id", "reason", "log", "log_stream"}].
+# Every attempt (run of the trainer) that ended, numbered from 1 across jobs (Batch's own
+# retries included): [{"attempt", "job_attempt", "job_id", "started_at", "stopped_at",
+# "seconds", "exit_code", "reason", "log", "log_stream", "instance_type", "zone", "lifecycle",
+# "usd_per_hour", "price_source", "cost_usd", "gpu_hours"}] (keys without a value left out).
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
+COST_USD = "cost_usd"  # sum over attempts of hours x hourly price; absent when unpriced
+UNPRICED = "unpriced"  # why an attempt has no price (then the trial has no cost_usd)
+GPU_HOURS = "gpu_hours"
+# The current attempt's host: what the live cost of a running trial is counted with.
+INSTANCE_TYPE = "instance_type"
+USD_PER_HOUR = "usd_per_hour"
+PRICE_SOURCE = "price_source"
 
 RESERVED = frozenset(
     {
@@ -59,6 +69,12 @@ RESERVED = frozenset(
         ATTEMPTS_LOG,
         METRICS,
         RETRY_OF,
+        COST_USD,
+        UNPRICED,
+        GPU_HOURS,
+        INSTANCE_TYPE,
+        USD_PER_HOUR,
+        PRICE_SOURCE,
     }
 )
 

@@ -17,6 +17,7 @@ from hpo.controller.loop import Controller, RunSummary, StopReason
 from hpo.controller.report import ConsoleReporter
 from hpo.errors import BudgetError
 from hpo.inspect.artifacts import artifact_store_for
+from hpo.inspect.render import fmt_usd
 from hpo.runtime import make_backend, make_store, open_storage
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, load_study
@@ -89,6 +90,18 @@ def _stop_handler(controller: Controller, console: Console) -> Handler:
     return on_signal
 
 
+def _cost_line(summary: RunSummary) -> str:
+    """Dollars spent and saved, GPU hours, and how many trials have no price."""
+    line = f"cost {fmt_usd(summary.cost_usd)}"
+    if summary.gpu_hours is not None:
+        line += f", {summary.gpu_hours:.2f} GPU hours"
+    if summary.cost_saved:
+        line += f" ({fmt_usd(summary.cost_saved)} saved by pruning)"
+    if summary.unpriced:
+        line += f"; {summary.unpriced} trials unpriced (not counted)"
+    return line
+
+
 def _print_summary(console: Console, study: StudyFile, optuna_study, summary: RunSummary) -> None:
     done = summary.complete + summary.pruned
     console.print(
@@ -97,6 +110,10 @@ def _print_summary(console: Console, study: StudyFile, optuna_study, summary: Ru
         f"compute {summary.compute_seconds:.1f}s"
         + (f" ({summary.compute_saved:.1f}s saved by pruning)" if summary.compute_saved else "")
     )
+    if summary.cost_usd is not None:
+        console.print(_cost_line(summary))
+    if summary.reason in (StopReason.COST, StopReason.GPU_HOURS):
+        console.print(f"the study reached budget.{summary.reason}; its jobs in flight finished")
     if summary.reason == StopReason.INTERRUPTED:
         console.print(f"resume with: hpo run {study.path}")
     if summary.complete and len(study.spec.objective.study_directions) == 1:

@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import attrs
+from hpo.controller.spending import MAX_COST, MAX_GPU_HOURS, Spending
 from hpo.spec.models import BudgetSpec
 
 
@@ -18,11 +19,14 @@ class StopReason:
     INTERRUPTED = "interrupted"
     TIMEOUT = "timeout"
     FAILURES = "max_failures"
+    COST = MAX_COST  # no further trial fits under budget.max_cost
+    GPU_HOURS = MAX_GPU_HOURS
 
 
 class Budget:
     """``n_trials`` counts finished (complete + pruned) trials; failures count against
-    ``max_failures``; ``timeout`` is controller run time summed over all runs."""
+    ``max_failures``; ``timeout`` is controller run time summed over all runs; the dollar
+    and GPU-hour caps are :class:`Spending`'s."""
 
     def __init__(
         self, spec: BudgetSpec, monotonic: Callable[[], float], max_trials: int | None = None
@@ -33,6 +37,11 @@ class Budget:
         self.counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
         self._previous_seconds = 0.0
         self._since = monotonic()
+        self.spending: Spending | None = None  # dollar and GPU-hour caps, when watched
+
+    def watch_spending(self, spending: Spending) -> None:
+        """Let ``spending``'s caps stop new trials too."""
+        self.spending = spending
 
     def load(self, study: optuna.Study) -> None:
         """Count what earlier runs finished and how long they ran."""
@@ -67,6 +76,8 @@ class Budget:
             return StopReason.FAILURES
         if self.spec.timeout is not None and self.elapsed() >= self.spec.timeout:
             return StopReason.TIMEOUT
+        if self.spending is not None:
+            return self.spending.exhausted_reason()
         return None
 
     def room(self, inflight: int) -> int:

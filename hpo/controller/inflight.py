@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.attrs import Stage
-from hpo.backends.base import JobStatus
+from hpo.backends.base import Host, JobStatus
 from hpo.controller.documents import Outcome
 
 _STATE_STAGE = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
@@ -29,8 +29,14 @@ class InFlight:
     started_at: float | None = None
     last_step: int = -1
     progress_version: str | None = None
-    prior_compute: float = 0.0  # compute seconds of earlier attempts
-    history: list[dict[str, Any]] = field(default_factory=list)
+    prior_compute: float = 0.0  # compute seconds of the attempts that ended
+    prior_gpu_hours: float = 0.0
+    prior_cost: float = 0.0  # dollars of the attempts that ended (see ``unpriced``)
+    unpriced: str | None = None  # why some ended attempt has no price
+    history: list[dict[str, Any]] = field(default_factory=list)  # the attempts that ended
+    host: Host | None = None  # where the current attempt runs, with its price
+    log: str | None = None  # the current attempt's log (file path or console URL)
+    log_stream: str | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -47,18 +53,14 @@ class InFlight:
 def closing_attrs(
     state: TrialState,
     ended_at: float,
-    compute: float,
     *,
     status: JobStatus | None,
     outcome: Outcome | None,
     reason: str | None,
 ) -> dict[str, Any]:
-    """The user attributes that record how a trial ended (written before it is told)."""
-    final: dict[str, Any] = {
-        attrs.STAGE: _STATE_STAGE[state].value,
-        attrs.ENDED_AT: ended_at,
-        attrs.COMPUTE_SECONDS: round(compute, 3),
-    }
+    """The user attributes that record how a trial ended (written before it is told; its
+    attempts and what they cost come from :mod:`hpo.controller.attempts`)."""
+    final: dict[str, Any] = {attrs.STAGE: _STATE_STAGE[state].value, attrs.ENDED_AT: ended_at}
     if reason:
         final[attrs.FAIL_REASON] = reason[:1000]
     if status is not None:  # the attempt that ended (Batch may have retried it meanwhile)

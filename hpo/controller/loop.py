@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from hpo import attrs
 from hpo.attrs import Stage
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, job_name
+from hpo.controller.attempts import Accounts, Spend
 from hpo.controller.budget import Budget, StopReason
 from hpo.controller.clock import Clock, SystemClock
 from hpo.controller.documents import InvalidDocument, Outcome, parse_result
@@ -28,7 +29,10 @@ from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
+from hpo.controller.retry import Verdict, after_failure
+from hpo.controller.spending import Spending
 from hpo.controller.summary import RunSummary, summarize
+from hpo.controller.watch import Watcher
 from hpo.errors import BackendError, ThrottledError
 from hpo.inspect.artifacts import ArtifactStore, register_artifacts
 from hpo.spec import build
@@ -68,10 +72,16 @@ class Controller:
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
+        self.watcher = Watcher(backend, self.clock)
+        self.accounts = Accounts(backend, self.clock.now)
+        self.spending = Spending(spec.budget, self._inflight_spend)
+        self.budget.watch_spending(self.spending)
         self._space = build.distributions(spec)
         self._n_objectives = len(spec.objective.study_directions)
         self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective
         self._prunable = self._tracks_progress and spec.pruner.type != "none"
+        self._live = self._prunable or (self._tracks_progress and spec.backend.live_progress)
+        self._progress_at = float("-inf")  # progress is read at most once per poll interval
         self._inflight: dict[int, InFlight] = {}
         self._terminating: set[str] = set()
         self._stop = threading.Event()
@@ -91,21 +101,24 @@ class Controller:
         """Run until the budget is spent, the failure limit is hit, or a stop is requested."""
         with build.group_commit(self.study._storage) as self._sync:
             self.budget.load(self.study)
+            self.spending.load(self.study)
             self._clear_stop_request()
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 self._inflight[inflight.number] = inflight
             self._best = self._best_value()
+            self.watcher.open()
             self.reporter.started(self._snapshot())
             try:
                 while True:
                     self.tick()
                     if self._finished():
                         break
-                    self.clock.wait(self.backend.poll_interval, self._stop)
+                    self.watcher.wait(self.backend.poll_interval, self._stop)
                 if self._cancel:
                     self._cancel_inflight()
             finally:
                 self.budget.save(self.study)
+                self.watcher.close(done=not self._inflight and not self._stop.is_set())
         summary = self._summary()
         self.reporter.stopped(summary)
         return summary
@@ -129,10 +142,10 @@ class Controller:
         self._control()
         self._submit_staged()
         self._watch_jobs()
-        if self._tracks_progress:
-            self._ingest_progress()
+        self._ingest_progress()
         self._refill()
         self._sync()
+        self.watcher.settle()  # events whose records are now durable
         self.reporter.tick(self._snapshot())
 
     # ------------------------------------------------------------------ control
@@ -229,7 +242,7 @@ class Controller:
         if not ids and not self._terminating:
             return
         try:
-            statuses = self.backend.poll([*ids, *self._terminating])
+            statuses = self.watcher.statuses(ids, self._terminating)
         except BackendError as exc:  # after the backend's own retries: try again next tick
             log.warning("polling %d jobs failed, retrying at the next poll: %s", len(ids), exc)
             return
@@ -243,11 +256,16 @@ class Controller:
                 self._on_status(f, status)
 
     def _on_status(self, f: InFlight, status: JobStatus) -> None:
+        retried = {} if status.state.finished else self.accounts.ended(f, status, final=False)
+        if retried:  # Batch ran the job's container again (a lost host): the last run is on record
+            f.started_at, f.host = None, None
+            f.record(**retried, **{attrs.STAGE: Stage.SUBMITTED.value})
         if status.state is JobState.RUNNING and f.stage is not Stage.RUNNING:
             f.started_at = status.started_at or self.clock.now()
             found = {attrs.LOG: status.log, attrs.LOG_STREAM: status.log_stream}
             f.record(**{attrs.STAGE: Stage.RUNNING.value, attrs.STARTED_AT: f.started_at},
-                     **{k: v for k, v in found.items() if v})  # fmt: skip
+                     **{k: v for k, v in found.items() if v},
+                     **self.accounts.started(f, status))  # fmt: skip
         elif status.state.finished:
             self.fail.hit("after_job_end")
             if self._tracks_progress:  # steps it reported after the last poll, however it ended
@@ -270,35 +288,26 @@ class Controller:
         return parse_result(raw, self._n_objectives, self.spec.objective.metric_names)
 
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
-        reason = status.reason or status.state.value
-        if not status.infra_failure:
-            self._finish(f, TrialState.FAIL, status=status, reason=reason)
-            return
-        try:  # the work may have been done before the host went away: keep it
-            outcome = self._read_outcome(f)
-        except InvalidDocument:
-            outcome = None
-        if outcome is not None:
-            self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
-        elif f.attempt < self.spec.retries.max_attempts:
-            self._retry(f, status, reason)
+        max_attempts = self.spec.retries.max_attempts
+        decision = after_failure(status, f.attempt, max_attempts, lambda: self._read_outcome(f))
+        if decision.verdict is Verdict.RETRY:
+            self._retry(f, status, decision.reason)
+        elif decision.verdict is Verdict.COMPLETE:
+            self._finish(f, TrialState.COMPLETE, status=status, outcome=decision.outcome)
         else:
-            reason = f"{reason} (after {f.attempt} attempts)"
-            self._finish(f, TrialState.FAIL, status=status, reason=reason)
-            if self.spec.retries.requeue:
+            self._finish(f, TrialState.FAIL, status=status, reason=decision.reason)
+            if decision.requeue and self.spec.retries.requeue:
                 self.study.enqueue_trial(f.params, user_attrs={attrs.RETRY_OF: f.number})
 
     def _retry(self, f: InFlight, status: JobStatus, reason: str) -> None:
         """Infrastructure failure with attempts left: a new attempt of the same trial."""
-        f.prior_compute += self._compute(f, status)
-        entry = {"attempt": f.attempt, "job_id": f.job_id, "reason": reason}
-        extra = (("log", status.log), ("log_stream", status.log_stream))
-        entry.update({key: value for key, value in extra if value})
-        f.history.append(entry)
+        accounting = self.accounts.ended(f, status, final=True)
+        if f.history and not f.history[-1].get("reason"):
+            f.history[-1]["reason"] = reason[:500]
         f.attempt += 1
         f.job_id = None
-        f.started_at = None
-        f.record(**{attrs.ATTEMPTS_LOG: f.history, attrs.COMPUTE_SECONDS: f.prior_compute})
+        f.started_at, f.host = None, None
+        f.record(**accounting)
         self.reporter.trial_retried(f.number, f.attempt, reason)
         self._stage(f)
         self._submit(f)
@@ -306,12 +315,25 @@ class Controller:
     # ------------------------------------------------------------------ progress and pruning
 
     def _ingest_progress(self) -> None:
+        """New steps of running trials, when a pruner or a live view needs them (at most once
+        per poll interval, one listing for all); otherwise read once when a trial ends."""
+        now = self.clock.monotonic()
+        if not self._live or now < self._progress_at:
+            return
+        self._progress_at = now + self.backend.poll_interval
         running = [f for f in self._inflight.values() if f.stage is Stage.RUNNING]
         for f in self.progress.changed(running):
             if self._prunable and f.trial.should_prune():
                 self._prune(f)
 
     def _prune(self, f: InFlight) -> None:
+        try:  # a trial whose result is in is complete, never pruned (its trainer is exiting)
+            outcome: Outcome | None = self._read_outcome(f)
+        except InvalidDocument:
+            outcome = None
+        if outcome is not None:
+            self._finish(f, TrialState.COMPLETE, outcome=outcome)
+            return
         reason = f"pruned at step {f.last_step}"
         self._stop_job(f, reason)
         self._finish(f, TrialState.PRUNED, reason=None)
@@ -334,11 +356,6 @@ class Controller:
 
     # ------------------------------------------------------------------ tell
 
-    def _compute(self, f: InFlight, status: JobStatus | None) -> float:
-        start = (status.started_at if status else None) or f.started_at
-        end = (status.ended_at if status else None) or self.clock.now()
-        return max(0.0, end - start) if start else 0.0
-
     def _finish(
         self,
         f: InFlight,
@@ -349,10 +366,11 @@ class Controller:
         reason: str | None = None,
     ) -> None:
         """Record the end of the trial, then tell Optuna exactly once."""
-        compute = f.prior_compute + self._compute(f, status)
+        accounting = self.accounts.ended(f, status, final=True) or self.accounts.totals(f)
+        f.started_at = None  # every run of it is on record now
         ended = (status.ended_at if status else None) or self.clock.now()
-        final = closing_attrs(state, ended, compute, status=status, outcome=outcome, reason=reason)
-        f.record(**final)
+        final = closing_attrs(state, ended, status=status, outcome=outcome, reason=reason)
+        f.record(**accounting, **final)
         if self.artifact_store is not None:  # the trial must still be RUNNING to attach them
             register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
                                self.artifact_store)  # fmt: skip
@@ -361,13 +379,18 @@ class Controller:
         self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
         self.budget.count(state)
+        self.spending.add(self.accounts.so_far(f))
         self._note_best(frozen)
         self.reporter.trial_finished(
             TrialEvent(number=f.number, state=frozen.state, values=frozen.values,
-                       reason=reason, compute_seconds=compute, params=f.params)
+                       reason=reason, compute_seconds=f.prior_compute, params=f.params,
+                       snapshot=self._snapshot())  # the counts after this trial
         )  # fmt: skip
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _inflight_spend(self) -> list[Spend]:
+        return [self.accounts.so_far(f) for f in self._inflight.values()]
 
     def _best_value(self) -> float | None:
         if self._n_objectives != 1 or not self.budget.counts[TrialState.COMPLETE]:

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from hpo import attrs
 from hpo.attrs import Stage
 from hpo.backends.base import Backend, job_name
+from hpo.controller.attempts import host_from_attrs
 from hpo.controller.inflight import InFlight
 from hpo.store.layout import TrialLayout
 
@@ -39,7 +40,13 @@ def recover_inflight(
             started_at=ua.get(attrs.STARTED_AT),
             last_step=max(frozen.intermediate_values, default=-1),
             prior_compute=float(ua.get(attrs.COMPUTE_SECONDS, 0.0)),
+            prior_gpu_hours=float(ua.get(attrs.GPU_HOURS, 0.0)),
+            prior_cost=float(ua.get(attrs.COST_USD, 0.0)),
+            unpriced=ua.get(attrs.UNPRICED),
             history=list(ua.get(attrs.ATTEMPTS_LOG, [])),
+            host=host_from_attrs(ua) if stage is Stage.RUNNING else None,
+            log=ua.get(attrs.LOG) if stage is Stage.RUNNING else None,
+            log_stream=ua.get(attrs.LOG_STREAM) if stage is Stage.RUNNING else None,
         )
         if f.job_id is None:
             found = backend.find(job_name(layout.study, f.number, f.attempt))

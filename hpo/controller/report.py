@@ -30,6 +30,7 @@ class TrialEvent:
     reason: str | None
     compute_seconds: float
     params: dict[str, Any]
+    snapshot: Snapshot | None = None  # the study's counts once this trial is counted
 
 
 class Reporter(Protocol):
@@ -108,8 +109,7 @@ class ConsoleReporter:
         line.append(f" value {value:<12} {event.compute_seconds:7.1f}s")
         if event.reason:
             line.append(f"  {event.reason}", style="dim")
-        elif self._last is not None:
-            s = self._last
+        elif (s := event.snapshot or self._last) is not None:
             line.append(
                 f"  [{s.complete + s.pruned}/{s.n_trials} done, best {_fmt(s.best)}]", style="dim"
             )

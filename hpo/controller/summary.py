@@ -1,4 +1,5 @@
-"""What a run reports when it returns: counts over the whole study and compute spent/saved."""
+"""What a run reports when it returns: counts over the whole study, compute and dollars
+spent, and what pruning saved."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from hpo import attrs
 from hpo.controller.budget import Budget
+from hpo.inspect.costs import cost_totals
 from hpo.inspect.snapshot import compute_saved, compute_spent
 
 
@@ -22,6 +25,10 @@ class RunSummary:
     running: int
     compute_seconds: float
     compute_saved: float | None = None  # by pruning, vs. running pruned trials to the end
+    cost_usd: float | None = None  # None: no prices (local backend)
+    cost_saved: float | None = None  # dollars, by pruning
+    unpriced: int = 0  # trials with an attempt of unknown price (not in cost_usd)
+    gpu_hours: float | None = None
 
 
 def summarize(
@@ -29,6 +36,7 @@ def summarize(
 ) -> RunSummary:
     """The summary of a run that stopped for ``reason`` with ``running`` trials in flight."""
     trials = study.get_trials(deepcopy=False)
+    costs = cost_totals(trials, now)
     return RunSummary(
         reason=reason,
         complete=budget.counts[TrialState.COMPLETE],
@@ -37,4 +45,8 @@ def summarize(
         running=running,
         compute_seconds=compute_spent(trials, now),
         compute_saved=compute_saved(trials),
+        cost_usd=costs.usd,
+        cost_saved=compute_saved(trials, attrs.COST_USD) if costs.usd else None,
+        unpriced=costs.unpriced,
+        gpu_hours=costs.gpu_hours,
     )

@@ -7,6 +7,7 @@ over when asked to; the wait between polls is injected so tests never sleep.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo import attrs
 from hpo.errors import HpoError, LogUnavailable
@@ -165,16 +166,23 @@ class AttemptLog:
 
 
 def attempt_logs(trial: FrozenTrial) -> list[AttemptLog]:
-    """Every attempt of ``trial``, oldest first; the last one is the current attempt."""
+    """Every attempt of ``trial`` (each run of its trainer, Batch's own retries included),
+    oldest first; the last one is the current attempt."""
     ua = trial.user_attrs
+    entries = [e for e in ua.get(attrs.ATTEMPTS_LOG) or [] if isinstance(e, dict)]
     history = [
         AttemptLog(int(e.get("attempt", i + 1)), e.get("log"), e.get("log_stream"), False)
-        for i, e in enumerate(ua.get(attrs.ATTEMPTS_LOG) or [])
+        for i, e in enumerate(entries)
     ]
-    current = AttemptLog(
-        int(ua.get(attrs.ATTEMPT, 1)), ua.get(attrs.LOG), ua.get(attrs.LOG_STREAM), True
-    )
-    return [*history, current]
+    log, stream = ua.get(attrs.LOG), ua.get(attrs.LOG_STREAM)
+    last = history[-1] if history else None
+    if last is None:
+        return [AttemptLog(int(ua.get(attrs.ATTEMPT, 1)), log, stream, True)]
+    if (last.log, last.log_stream) != (log, stream):  # the current run is not on record yet
+        return [*history, AttemptLog(last.attempt + 1, log, stream, True)]
+    if trial.state == TrialState.RUNNING:  # the recorded run ended; the next has no log yet
+        return [*history, AttemptLog(last.attempt + 1, None, None, True)]
+    return [*history[:-1], dataclasses.replace(last, current=True)]
 
 
 def pick_attempt(trial: FrozenTrial, attempt: int | None) -> AttemptLog:

@@ -41,6 +41,8 @@ def status_view(snap: StudySnapshot, *, metric_names: Sequence[str] | None = Non
     """The whole ``hpo status`` screen."""
     parts: list[RenderableType] = [_headline(snap, metric_names), _controller(snap)]
     parts += [_counts(snap), _compute(snap)]
+    if snap.cost_usd is not None:
+        parts.append(_cost(snap))
     parts.append(_best_line(snap, metric_names))
     if snap.running:
         parts.append(_running_table(snap))
@@ -102,6 +104,24 @@ def _compute(snap: StudySnapshot) -> Text:
     return line
 
 
+def fmt_usd(value: float | None) -> str:
+    """Dollars with cents (tenths of a cent below a dollar); ``-`` for none."""
+    if value is None:
+        return "-"
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.3f}"
+
+
+def _cost(snap: StudySnapshot) -> Text:
+    line = Text(f"cost: {fmt_usd(snap.cost_usd)} spent")
+    if snap.gpu_hours is not None:
+        line.append(f", {snap.gpu_hours:.2f} GPU hours")
+    if snap.cost_usd_saved is not None:
+        line.append(f", {fmt_usd(snap.cost_usd_saved)} saved by pruning", style="green")
+    if snap.unpriced:
+        line.append(f"  ({snap.unpriced} trials unpriced, not counted)", style="yellow")
+    return line
+
+
 def _best_line(snap: StudySnapshot, metric_names: Sequence[str] | None) -> Text:
     if not snap.best:
         return Text("best: no complete trial yet", style="dim")
@@ -111,6 +131,8 @@ def _best_line(snap: StudySnapshot, metric_names: Sequence[str] | None) -> Text:
     params = ", ".join(f"{k}={_param(v)}" for k, v in best.params.items())
     line = Text.assemble("best: trial ", (str(best.number), "bold"), " value ")
     line.append(fmt_value(best.values[0]), style="bold green")
+    if best.cost_usd is not None:
+        line.append(f" ({fmt_usd(best.cost_usd)})")
     line.append(f"  {params}", style="dim")
     return line
 
@@ -122,10 +144,12 @@ def _param(value: object) -> str:
 def _running_table(snap: StudySnapshot) -> Table:
     """Age counts from the job's start, else from its submit, else from the ask."""
     table = Table(title="running", title_justify="left", expand=False)
-    for name in ("trial", "stage", "attempt", "job id", "age", "last step", "last value"):
+    names = ["trial", "stage", "attempt", "job id", "age", "last step", "last value"]
+    priced = snap.cost_usd is not None
+    for name in [*names, "cost"] if priced else names:
         table.add_column(name, justify="right" if name not in ("stage", "job id") else "left")
     for r in sorted(snap.running, key=lambda r: r.number):
-        table.add_row(
+        cells = [
             str(r.number),
             r.stage,
             str(r.attempt),
@@ -133,7 +157,8 @@ def _running_table(snap: StudySnapshot) -> Table:
             fmt_duration(r.age_seconds),
             "-" if r.last_step is None else str(r.last_step),
             fmt_value(r.last_value),
-        )
+        ]
+        table.add_row(*cells, *([fmt_usd(r.cost_usd)] if priced else []))
     return table
 
 
@@ -142,10 +167,14 @@ def _failures_table(snap: StudySnapshot) -> Table:
     table.add_column("trial", justify="right")
     table.add_column("attempt", justify="right")
     table.add_column("exit", justify="right")
+    priced = snap.cost_usd is not None
+    if priced:
+        table.add_column("cost", justify="right")
     table.add_column("reason", overflow="fold")
     for f in snap.failures:
         exit_code = "-" if f.exit_code is None else str(f.exit_code)
-        table.add_row(str(f.number), str(f.attempt), exit_code, Text(f.reason, style="red"))
+        cost = [fmt_usd(f.cost_usd)] if priced else []
+        table.add_row(str(f.number), str(f.attempt), exit_code, *cost, Text(f.reason, style="red"))
     return table
 
 

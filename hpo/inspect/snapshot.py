@@ -17,6 +17,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo import attrs
 from hpo.attrs import Stage
+from hpo.inspect.costs import cost_totals, trial_cost
+from hpo.inspect.logs import attempt_logs
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class RunningTrial:
     age_since: str  # "started", "submitted" or "asked"
     last_step: int | None
     last_value: float | None
+    cost_usd: float | None = None  # so far (None: unpriced or no prices)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class FailedTrial:
     attempt: int
     exit_code: int | None
     ended_at: float | None
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class BestTrial:
     values: list[float]
     params: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
+    cost_usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"number": self.number}
@@ -62,6 +67,8 @@ class BestTrial:
         out["params"] = dict(self.params)
         if self.metrics:
             out["metrics"] = dict(self.metrics)
+        if self.cost_usd is not None:
+            out["cost_usd"] = self.cost_usd
         return out
 
 
@@ -110,6 +117,10 @@ class StudySnapshot:
     retries: int
     taken_at: float
     controller: ControllerInfo = field(default_factory=lambda: ControllerInfo("none"))
+    cost_usd: float | None = None  # None: the trials carry no prices (local backend)
+    cost_usd_saved: float | None = None  # by pruning
+    unpriced: int = 0  # trials with an attempt of unknown price (not in cost_usd)
+    gpu_hours: float | None = None
 
     @property
     def done(self) -> int:
@@ -127,6 +138,7 @@ def take_snapshot(
 ) -> StudySnapshot:
     """Read ``study`` once and summarise it as of ``now`` (epoch seconds)."""
     trials = study.get_trials(deepcopy=False)
+    costs = cost_totals(trials, now)
     return StudySnapshot(
         study=study.study_name,
         directions=[d.name.lower() for d in study.directions],
@@ -137,9 +149,13 @@ def take_snapshot(
         best=best_trials(study),
         compute_seconds=round(compute_spent(trials, now), 3),
         compute_seconds_saved=_round(compute_saved(trials)),
-        retries=sum(len(t.user_attrs.get(attrs.ATTEMPTS_LOG) or []) for t in trials),
+        retries=sum(len(attempt_logs(t)) - 1 for t in trials),
         taken_at=now,
         controller=controller_info(study.user_attrs, now),
+        cost_usd=costs.usd,
+        cost_usd_saved=_round(compute_saved(trials, attrs.COST_USD)) if costs.usd else None,
+        unpriced=costs.unpriced,
+        gpu_hours=costs.gpu_hours,
     )
 
 
@@ -170,6 +186,7 @@ def running_trial(trial: FrozenTrial, now: float) -> RunningTrial:
         age_since=since,
         last_step=step,
         last_value=trial.intermediate_values[step] if step is not None else None,
+        cost_usd=trial_cost(trial, now),
     )
 
 
@@ -198,6 +215,7 @@ def recent_failures(trials: Sequence[FrozenTrial], limit: int) -> list[FailedTri
                 attempt=int(ua.get(attrs.ATTEMPT, 1)),
                 exit_code=ua.get(attrs.EXIT_CODE),
                 ended_at=_ended_at(t) or None,
+                cost_usd=trial_cost(t, _ended_at(t)),
             )
         )
     return out
@@ -225,6 +243,7 @@ def best_trials(study: optuna.Study) -> list[BestTrial]:
             values=list(t.values or []),
             params=dict(t.params),
             metrics=dict(t.user_attrs.get(attrs.METRICS) or {}),
+            cost_usd=trial_cost(t, 0.0),
         )
         for t in frozen
     ]
@@ -242,9 +261,10 @@ def compute_spent(trials: Sequence[FrozenTrial], now: float) -> float:
     return total
 
 
-def compute_saved(trials: Sequence[FrozenTrial]) -> float | None:
-    """Compute seconds pruning saved: for each PRUNED trial, what a full-budget trial typically
-    cost (the median over COMPLETE trials that reached the largest step) minus what it spent.
+def compute_saved(trials: Sequence[FrozenTrial], key: str = attrs.COMPUTE_SECONDS) -> float | None:
+    """Compute seconds (or, with ``key`` ``cost_usd``, dollars) pruning saved: for each PRUNED
+    trial, what a full-budget trial typically cost (the median over COMPLETE trials that
+    reached the largest step) minus what it spent.
 
     Comparing whole-trial costs keeps fixed start-up time (imports, data loading, container
     start) out of the saving, which a per-step extrapolation would multiply. ``None`` when no
@@ -255,7 +275,7 @@ def compute_saved(trials: Sequence[FrozenTrial]) -> float | None:
         default=None,
     )
     full_costs = [
-        float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0)
+        float(t.user_attrs.get(key) or 0.0)
         for t in trials
         if _finished_with_steps(t) and max(t.intermediate_values) == full_step
     ]
@@ -264,9 +284,9 @@ def compute_saved(trials: Sequence[FrozenTrial]) -> float | None:
         return None
     typical = statistics.median(full_costs)
     return sum(
-        max(0.0, typical - float(t.user_attrs.get(attrs.COMPUTE_SECONDS) or 0.0))
+        max(0.0, typical - float(t.user_attrs.get(key) or 0.0))
         for t in trials
-        if t.state == TrialState.PRUNED
+        if t.state == TrialState.PRUNED and (key == attrs.COMPUTE_SECONDS or key in t.user_attrs)
     )
 
 

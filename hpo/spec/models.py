@@ -141,6 +141,8 @@ class BudgetSpec(_Model):
     max_parallel: int = Field(4, ge=1)
     timeout: float | None = None
     max_failures: int | None = Field(None, ge=1)
+    max_cost: float | None = Field(None, gt=0)  # USD, summed over resumes (batch backend)
+    max_gpu_hours: float | None = Field(None, gt=0)  # GPU hours, summed over resumes (batch)
 
     _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
@@ -192,6 +194,7 @@ class LocalBackendSpec(_Model):
     type: Literal["local"] = "local"
     poll_interval: float = Field(0.25, gt=0, le=60)
     grace_period: float = Field(10.0, ge=0, le=600)
+    live_progress: bool = True  # read running trials' progress each poll, pruner or not
 
 
 class BatchResources(_Model):
@@ -208,7 +211,6 @@ STACK_OUTPUTS = {
     "job_role_arn": "JobRoleArn",
     "image": "TrainerImageUri",
     "log_group": "LogGroupName",
-    "events_queue_url": "EventsQueueUrl",
     "region": "Region",
 }
 
@@ -233,7 +235,9 @@ class BatchBackendSpec(_Model):
     stop_on_exit: bool = False
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
     submit_rate: float = Field(40.0, gt=0, le=50)
-    events_queue_url: str | None = None
+    events: bool = True  # job state changes from the stack's EventBridge rules, if it has them
+    events_queue_url: str | None = None  # a queue of this study's job events only (yours)
+    live_progress: bool = False  # read progress each poll without a pruner (S3 requests)
 
     _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
@@ -289,4 +293,10 @@ class StudySpec(_Model):
             raise ValueError("sampler 'cmaes' supports one objective only; use tpe or nsga2")
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
+        caps = self.budget.max_cost is not None or self.budget.max_gpu_hours is not None
+        if caps and self.backend.type == "local":
+            raise ValueError(
+                "budget.max_cost and budget.max_gpu_hours need the batch backend "
+                "(local trials have no price and no GPU count)"
+            )
         return self

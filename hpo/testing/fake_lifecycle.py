@@ -4,7 +4,9 @@ Every state change happens at a planned fake time (submit time plus :class:`Timi
 job's history depends only on the clock and on how its trainer process exits. The trainer
 starts (as a real subprocess) when the job reaches RUNNING; once the planned run time has
 passed, the next look at the job waits for that process and ends the attempt with its exit
-code. A spot reclaim, a timeout or a Batch-level retry is decided the same way.
+code. A spot reclaim, a timeout or a Batch-level retry is decided the same way. Each change
+is passed to ``JobRunner.on_change`` (the fake's EventBridge events), and ``next_change``
+says when the next one is due, so a test can jump the clock from change to change.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -61,9 +63,12 @@ class Attempt:
     reason: str | None = None  # container.reason
     status_reason: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    host: str | None = None  # container instance ARN
 
     def describe(self) -> dict[str, Any]:
         container: dict[str, Any] = {"logStreamName": self.stream, "taskArn": f"task/{self.stream}"}
+        if self.host:
+            container["containerInstanceArn"] = self.host
         if self.exit_code is not None:
             container["exitCode"] = self.exit_code
         if self.reason:
@@ -194,6 +199,29 @@ class JobRunner:
         self.path_map = dict(path_map or {})
         self.workdir = workdir
         self.process_timeout = process_timeout
+        self.on_change: Callable[[FakeJob, float], None] | None = None
+        self.hosts: Sequence[str] = ()  # container instances attempts run on, in turn
+        self._placed = 0
+
+    def changed(self, job: FakeJob, at: float) -> None:
+        """Tell ``on_change`` that ``job`` entered a new state at fake time ``at``."""
+        if self.on_change is not None:
+            self.on_change(job, at)
+
+    def next_change(self, job: FakeJob) -> float | None:
+        """Fake time of the job's next planned state change (None once it ended)."""
+        t = job.timings
+        if job.status in TERMINAL:
+            return None
+        if job.status == "SUBMITTED":
+            return job.created + t.submitted
+        a = job.current
+        assert a is not None
+        if job.status == "RUNNABLE":
+            return a.started + t.runnable
+        if job.status == "STARTING":
+            return a.started + t.runnable + t.starting
+        return self._planned_end(job, a)[0]
 
     def log_path(self, stream: str) -> Path:
         return self.workdir / "logs" / (stream.replace("/", "_") + ".log")
@@ -207,6 +235,7 @@ class JobRunner:
                     return
                 job.status = "RUNNABLE"
                 job.current = self._attempt(job, job.created + t.submitted)
+                self.changed(job, job.current.started)
                 continue
             a = job.current
             assert a is not None
@@ -214,6 +243,7 @@ class JobRunner:
                 if now < a.started + t.runnable:
                     return
                 job.status = "STARTING"
+                self.changed(job, a.started + t.runnable)
             elif job.status == "STARTING":
                 if now < a.started + t.runnable + t.starting:
                     return
@@ -221,18 +251,22 @@ class JobRunner:
                 a.running_since = a.started + t.runnable + t.starting
                 if not self._reclaimed(job):
                     self._launch(job, a)
+                self.changed(job, a.running_since)
             else:
                 end, kind = self._planned_end(job, a)
                 if now < end:
                     return
                 self._end_attempt(job, a, end, kind)
+                self.changed(job, end)
 
     def _attempt(self, job: FakeJob, started: float) -> Attempt:
         options = job.definition["containerProperties"].get("logConfiguration", {})
         prefix = options.get("options", {}).get("awslogs-stream-prefix")
         prefix = prefix or job.definition["jobDefinitionName"]
         task = f"{job.job_id[-12:]}{len(job.attempts) + 1:04d}"
-        return Attempt(started=started, stream=f"{prefix}/default/{task}")
+        host = self.hosts[self._placed % len(self.hosts)] if self.hosts else None
+        self._placed += 1
+        return Attempt(started=started, stream=f"{prefix}/default/{task}", host=host)
 
     def _reclaimed(self, job: FakeJob) -> bool:
         return len(job.attempts) < job.plan.reclaims

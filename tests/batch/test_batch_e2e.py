@@ -95,12 +95,20 @@ def test_hpo_run_completes_a_batch_study_with_values_from_s3(
         assert "epoch 2/2" in fake.log_text(job.attempts[-1].stream)
     assert len(jobs["e2e-0-1"].attempts) == 2  # the reclaimed attempt and the one that ran
     first, second, third = done
-    assert first.user_attrs[attrs.ATTEMPT] == 1 and attrs.ATTEMPTS_LOG not in first.user_attrs
+
+    def runs(trial: optuna.trial.FrozenTrial) -> list[tuple[int, int, str]]:
+        entries = trial.user_attrs[attrs.ATTEMPTS_LOG]
+        return [(e["attempt"], e["job_attempt"], e["log_stream"]) for e in entries]
+
+    streams = {name: [a.stream for a in job.attempts] for name, job in jobs.items()}
+    assert first.user_attrs[attrs.ATTEMPT] == 1  # Batch's own retry is an attempt too
+    assert runs(first) == [(1, 1, streams["e2e-0-1"][0]), (2, 1, streams["e2e-0-1"][1])]
     assert second.user_attrs[attrs.ATTEMPT] == 2
-    (earlier,) = second.user_attrs[attrs.ATTEMPTS_LOG]
-    assert earlier["attempt"] == 1 and earlier["job_id"] == jobs["e2e-1-1"].job_id
-    assert earlier["reason"] == ("Host EC2 (instance i-0abc) terminated.; after 2 Batch attempts")
-    assert earlier["log_stream"] == jobs["e2e-1-1"].attempts[-1].stream
+    assert runs(second) == [(1, 1, streams["e2e-1-1"][0]), (2, 1, streams["e2e-1-1"][1]),
+                            (3, 2, streams["e2e-1-2"][0])]  # fmt: skip
+    earlier = second.user_attrs[attrs.ATTEMPTS_LOG][:2]
+    assert {e["job_id"] for e in earlier} == {jobs["e2e-1-1"].job_id}
+    assert [e["reason"] for e in earlier] == ["Host EC2 (instance i-0abc) terminated."] * 2
     assert third.user_attrs[attrs.ATTEMPT] == 1
     assert "3 complete" in result.output
 

@@ -71,7 +71,7 @@ def test_deploy_creates_and_teardown_empties_and_deletes() -> None:
     stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    for key in ("JobQueueArn", "TrainerImageUri", "EventsQueueUrl", "BucketName"):
+    for key in ("JobQueueArn", "TrainerImageUri", "StudyEventsPrefix", "BucketName"):
         assert outputs[key] in created.output  # the outputs table
     assert {"Key": "hpo:stack", "Value": STACK} in stack["Tags"]
 

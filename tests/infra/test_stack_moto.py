@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from hpo.backends.batch.subscription import Subscription, subscribe, unsubscribe
 from hpo.spec.models import STACK_OUTPUTS, BatchBackendSpec
 from tests.infra.conftest import REGION, STACK, create_stack
 
@@ -89,32 +90,49 @@ def test_job_role_policy_resolves_to_the_trial_keys(shared_stack: dict[str, str]
     assert resources == {trials, f"{trials}/checkpoints/*", f"arn:aws:s3:::{bucket}"}
 
 
-def test_job_state_events_of_this_queue_reach_the_events_queue(
+def test_studies_sharing_the_stack_each_get_their_own_job_events(
     shared_stack: dict[str, str],
 ) -> None:
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
+    queue = shared_stack["JobQueueArn"]
+    dlq = shared_stack["EventsDeadLetterQueueArn"]
+    prefix = shared_stack["StudyEventsPrefix"]
 
-    def put(queue: str) -> None:
-        detail = {"jobName": "demo-0-1", "jobId": "j-1", "jobQueue": queue, "status": "RUNNING"}
-        events.put_events(
-            Entries=[
-                {
-                    "Source": "aws.batch",
-                    "DetailType": "Batch Job State Change",
-                    "Detail": json.dumps(detail),
-                }
-            ]
-        )
+    def make(study: str) -> Subscription:
+        return subscribe(sqs, events, prefix=prefix, study=study, job_queue=queue,
+                         dead_letter_arn=dlq)  # fmt: skip
 
-    put("arn:aws:batch:us-east-1:123456789012:job-queue/someone-else")
-    put(shared_stack["JobQueueArn"])
-    url = shared_stack["EventsQueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    details = [json.loads(m["Body"])["detail"] for m in messages]
-    assert [d["jobQueue"] for d in details] == [shared_stack["JobQueueArn"]]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
-    assert "deadLetterTargetArn" in attributes["Attributes"]["RedrivePolicy"]
+    made = {study: make(study) for study in ("a", "a-b", "b")}
+    assert make("a") == made["a"]  # idempotent: a resumed controller finds its queue
+
+    def put(job_name: str, job_queue: str = queue) -> None:
+        detail = {"jobName": job_name, "jobId": job_name, "jobQueue": job_queue,
+                  "status": "RUNNING"}  # fmt: skip
+        entry = {"Source": "aws.batch", "DetailType": "Batch Job State Change",
+                 "Detail": json.dumps(detail)}  # fmt: skip
+        events.put_events(Entries=[entry])
+
+    for name in ("a-0-1", "a-b-0-1", "b-0-1", "ab-0-1"):
+        put(name)
+    put("a-1-1", "arn:aws:batch:us-east-1:123456789012:job-queue/someone-else")
+
+    def received(study: str) -> set[str]:
+        url = made[study].queue_url
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        return {json.loads(m["Body"])["detail"]["jobName"] for m in messages}
+
+    assert received("a") == {"a-0-1", "a-b-0-1"}  # the controller of "a" drops a-b's
+    assert received("a-b") == {"a-b-0-1"}  # ... which "a-b" got as well
+    assert received("b") == {"b-0-1"}
+    attributes = sqs.get_queue_attributes(QueueUrl=made["b"].queue_url,
+                                          AttributeNames=["RedrivePolicy"])  # fmt: skip
+    redrive = json.loads(attributes["Attributes"]["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == shared_stack["EventsDeadLetterQueueArn"]
+
+    unsubscribe(sqs, events, made["b"])
+    assert made["b"].rule_name not in {r["Name"] for r in events.list_rules()["Rules"]}
+    assert made["b"].queue_url not in sqs.list_queues().get("QueueUrls", [])
 
 
 @pytest.mark.usefixtures("shared_stack")

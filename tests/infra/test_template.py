@@ -61,8 +61,8 @@ def test_no_wildcard_action_and_read_only_wildcard_resources() -> None:
     for owner, st in statements:
         actions = _as_list(st["Action"])
         assert "*" not in actions and not any(a.endswith(":*") for a in actions), owner
-        if "*" in _as_list(st.get("Resource")):
-            verbs = [a.split(":", 1)[1] for a in actions]
+        if "*" in _as_list(st.get("Resource")):  # reads that take no resource (the price list)
+            verbs = [a.split(":", 1)[1] for a in actions if a != "pricing:GetProducts"]
             assert all(v.startswith(("Describe", "List")) for v in verbs), (owner, actions)
 
 
@@ -187,19 +187,42 @@ def test_batch_is_spot_gpu_scaling_to_zero_with_spot_retries() -> None:
     }
 
 
-def test_events_reach_a_queue_with_a_dead_letter_queue() -> None:
+def _controller_statements() -> dict[str, dict[str, Any]]:
+    policy = _doc()["Resources"]["ControllerPolicy"]["Properties"]["PolicyDocument"]
+    return {st["Sid"]: st for st in policy["Statement"]}
+
+
+def test_each_study_may_make_only_its_own_event_queue_and_rule() -> None:
     doc = _doc()
-    rule = doc["Resources"]["JobStateRule"]["Properties"]
-    assert rule["EventPattern"]["detail-type"] == ["Batch Job State Change"]
-    assert rule["EventPattern"]["detail"]["jobQueue"] == [{"Ref": "JobQueue"}]
-    queue = doc["Resources"]["EventsQueue"]["Properties"]
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
-        "Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]
+    assert not _resources(doc, "AWS::Events::Rule")  # no queue that all studies would share
+    assert list(_resources(doc, "AWS::SQS::Queue")) == ["EventsDeadLetterQueue"]
+    prefix = doc["Outputs"]["StudyEventsPrefix"]["Value"]
+    assert "AWS::StackId" in str(prefix)  # unique per stack: one stack's controller cannot
+    st = _controller_statements()  # touch another stack's study queues
+    queues, rules = st["StudyEventQueues"], st["StudyEventRules"]
+    assert str(queues["Resource"]).count(":sqs:") == 1 and "}-*" in str(queues["Resource"])
+    assert "sqs:CreateQueue" in queues["Action"] and "sqs:DeleteQueue" in queues["Action"]
+    assert rules["Action"] == "events:PutRule"  # a rule may match Batch job changes only
+    assert rules["Condition"]["StringEquals"] == {
+        "events:source": "aws.batch",
+        "events:detail-type": "Batch Job State Change",
     }
-    (policy,) = _resources(doc, "AWS::SQS::QueuePolicy").values()
-    statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Action"] == "sqs:SendMessage"
+    targets = st["StudyEventTargets"]  # and deliver only to a study queue of this stack
+    assert targets["Action"] == "events:PutTargets"
+    assert ":sqs:" in str(targets["Condition"]["ArnLike"]["events:TargetArn"])
+    for sid in ("StudyEventRules", "StudyEventTargets", "StudyEventRuleCleanup"):
+        assert ":rule/${Prefix}-*" in str(st[sid]["Resource"]), sid
+
+
+def test_the_controller_may_read_where_jobs_ran_and_their_prices() -> None:
+    st = _controller_statements()
+    assert st["FindJobInstances"]["Action"] == "ecs:DescribeContainerInstances"
+    assert "container-instance/*" in str(st["FindJobInstances"]["Resource"])
+    assert sorted(st["PriceJobInstances"]["Action"]) == [
+        "ec2:DescribeInstances",
+        "ec2:DescribeSpotPriceHistory",
+        "pricing:GetProducts",
+    ]
 
 
 def test_outputs_cover_the_study_spec() -> None:

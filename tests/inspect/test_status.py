@@ -45,6 +45,7 @@ def test_finished_study_json_has_counts_best_failures_and_compute(
             "attempt": 2,
             "exit_code": 1,
             "ended_at": pytest.approx(finished.now - 10),
+            "cost_usd": None,  # a local study has no prices
         }
     ]
     assert doc["compute_seconds"] == 35.0  # 10 + 12 + 3 + 6 + 4
@@ -82,6 +83,7 @@ def test_running_study_lists_running_trials_with_stage_job_and_age(
         "age_since": "started",
         "last_step": 2,
         "last_value": 0.65,
+        "cost_usd": None,
     }
     assert rows[2]["stage"] == "submitted" and rows[2]["job_id"] == "live-2-1"
     assert rows[2]["age_seconds"] == pytest.approx(30) and rows[2]["age_since"] == "submitted"

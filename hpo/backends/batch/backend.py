@@ -8,6 +8,10 @@
 - ``poll`` describes all ids in chunks of 100. An id Batch does not return is UNKNOWN ("not
   visible yet") until ``visibility_grace`` seconds have passed and ListJobs by name cannot
   find it either; then it is LOST (an infrastructure failure).
+- ``open_events`` subscribes the study to its job state events (``subscription``) or reads
+  the study's own queue, and falls back to polling when it cannot (an older stack, no
+  permission); the feed's statuses pass through the same bookkeeping as polled ones.
+- ``hosts`` finds the instance of an attempt and its price (``pricing``).
 - ``close`` stops nothing unless the study sets ``stop_on_exit``.
 """
 
@@ -20,9 +24,21 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, sanitize_job_name
+from hpo.backends.base import (
+    Backend,
+    EventFeed,
+    Host,
+    HostQuery,
+    JobSpec,
+    JobState,
+    JobStatus,
+    sanitize_job_name,
+)
+from hpo.backends.batch import subscription
 from hpo.backends.batch.client import BatchClients, error_code, with_backoff
+from hpo.backends.batch.events import SqsEvents
 from hpo.backends.batch.jobdef import ensure_job_definition, resource_requirements, retry_strategy
+from hpo.backends.batch.pricing import Instance, InstanceFinder, PriceBook
 from hpo.backends.batch.ratelimit import TokenBucket
 from hpo.backends.batch.settings import BatchSettings
 from hpo.backends.batch.status import job_status
@@ -49,6 +65,7 @@ class BatchBackend(Backend):
     """Trial attempts as AWS Batch jobs. See the module docstring."""
 
     name = "batch"
+    priced = True
 
     def __init__(
         self,
@@ -71,6 +88,12 @@ class BatchBackend(Backend):
         self._submitted: dict[str, float] = {}  # job id -> monotonic time of submit
         self._missing_since: dict[str, float] = {}
         self._active: set[str] = set()  # submitted or seen unfinished, not yet seen finished
+        self._instances = InstanceFinder(clients.ecs, clients.ec2)
+        self._prices = PriceBook(clients.ec2, clients.pricing, self._region)
+
+    @property
+    def gpus_per_job(self) -> int:
+        return self.settings.resources.gpus
 
     # ------------------------------------------------------------------ helpers
 
@@ -178,6 +201,55 @@ class BatchBackend(Backend):
                 log.info("job %s is already gone: %s", job_id, exc)
                 return
             raise
+
+    def open_events(self) -> EventFeed | None:
+        """The study's job state events, or None (poll) when there are none to be had."""
+        events = self.settings.events
+        if events is None or self._clients.sqs is None:
+            return None
+        url, on_close = events.queue_url, None
+        if url is None:
+            if self._clients.events is None or not events.prefix or not events.dead_letter_arn:
+                return None
+            try:
+                made = subscription.subscribe(
+                    self._clients.sqs, self._clients.events, prefix=events.prefix,
+                    study=self.settings.study, job_queue=self.settings.job_queue,
+                    dead_letter_arn=events.dead_letter_arn,
+                )  # fmt: skip
+            except BackendError as exc:
+                log.warning("job events are off, polling DescribeJobs instead: %s", exc)
+                return None
+            url, on_close = made.queue_url, self._unsubscriber(made)
+        return SqsEvents(self._clients.sqs, url, self._event_status, timer=self._timer,
+                         rng=self._clients.rng, on_close=on_close)  # fmt: skip
+
+    def _unsubscriber(self, made: subscription.Subscription) -> Any:
+        def close(done: bool) -> None:
+            if done:
+                try:
+                    subscription.unsubscribe(self._clients.sqs, self._clients.events, made)
+                except BackendError as exc:
+                    log.warning("%s", exc)
+
+        return close
+
+    def _event_status(self, detail: dict[str, Any]) -> JobStatus | None:
+        """An event's job as a status, through the same bookkeeping as a polled one."""
+        try:
+            if detail["jobId"] not in self._names:  # not known here: no bookkeeping (the
+                # controller drops it if it is not its job, e.g. a study named like ours)
+                return job_status(detail, region=self._region, log_group=self.settings.log_group)
+            return self._seen(detail)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("dropping a malformed job event: %s", exc)
+            return None
+
+    def hosts(self, queries: Sequence[HostQuery]) -> dict[HostQuery, Host]:
+        """Instance type, zone, lifecycle and hourly price of each attempt asked about."""
+        found = self._instances.find(q.host for q in queries)
+        missing = Instance(reason="the container instance was not found")
+        return {q: self._prices.host(found.get(q.host, missing), q.started_at) for q in queries}
 
     def close(self) -> None:
         """Stop in-flight jobs only when the study asked for it (``stop_on_exit``)."""

@@ -19,6 +19,7 @@ from hpo.errors import BackendError, ThrottledError
 
 T = TypeVar("T")
 
+PRICE_LIST_REGION = "us-east-1"
 # Error codes AWS uses to say "slow down".
 THROTTLE_CODES = frozenset(
     {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
@@ -35,13 +36,20 @@ class Timer:
 
 @dataclass
 class BatchClients:
-    """The clients the Batch backend uses: ``batch`` always, ``cloudformation`` for stacks."""
+    """The clients the Batch backend uses: ``batch`` always, ``cloudformation`` for stacks,
+    ``sqs`` and ``events`` for job state events, ``ecs``, ``ec2`` and ``pricing`` for costs
+    (any of those may be None: then that feature is off)."""
 
     batch: Any
     cloudformation: Any = None
     region: str | None = None
     timer: Timer = field(default_factory=Timer)
     rng: random.Random = field(default_factory=random.Random)
+    sqs: Any = None
+    events: Any = None
+    ecs: Any = None
+    ec2: Any = None
+    pricing: Any = None
 
 
 def client_config(retry_mode: str, max_attempts: int = 5) -> Any:
@@ -58,7 +66,8 @@ def make_clients(
     endpoint_url: str | None,
     retry_mode: str = "adaptive",
 ) -> BatchClients:
-    """boto3 Batch and CloudFormation clients from one session (no request is made here)."""
+    """boto3 clients from one session (no request is made here). The AWS price list is
+    served from us-east-1 whatever the study's region."""
     import boto3
 
     try:
@@ -68,9 +77,20 @@ def make_clients(
             f"cannot open an AWS session: {exc}", hint="check 'backend.profile'"
         ) from exc
     config = client_config(retry_mode)
-    batch = session.client("batch", endpoint_url=endpoint_url, config=config)
-    cfn = session.client("cloudformation", endpoint_url=endpoint_url, config=config)
-    return BatchClients(batch=batch, cloudformation=cfn, region=session.region_name)
+
+    def make(service: str, **kwargs: Any) -> Any:
+        return session.client(service, endpoint_url=endpoint_url, config=config, **kwargs)
+
+    return BatchClients(
+        batch=make("batch"),
+        cloudformation=make("cloudformation"),
+        region=session.region_name,
+        sqs=make("sqs"),
+        events=make("events"),
+        ecs=make("ecs"),
+        ec2=make("ec2"),
+        pricing=make("pricing", region_name=PRICE_LIST_REGION),
+    )
 
 
 def error_code(exc: BaseException) -> str:

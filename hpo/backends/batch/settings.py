@@ -18,6 +18,28 @@ DEFAULT_LOG_GROUP = "/aws/batch/job"
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """Where the study's job events come from: a queue of its own (``queue_url``, the user's),
+    or a queue and rule the controller makes under the stack's ``prefix``."""
+
+    queue_url: str | None = None
+    prefix: str | None = None
+    dead_letter_arn: str | None = None
+
+
+def event_settings(spec: BatchBackendSpec, outputs: Mapping[str, str]) -> EventSettings | None:
+    """Events from the spec's own queue, else from the stack (if it makes study queues)."""
+    if not spec.events:
+        return None
+    if spec.events_queue_url:
+        return EventSettings(queue_url=spec.events_queue_url)
+    prefix, dlq = outputs.get("StudyEventsPrefix"), outputs.get("EventsDeadLetterQueueArn")
+    if prefix and dlq:
+        return EventSettings(prefix=prefix, dead_letter_arn=dlq)
+    return None  # no stack, or one from before study queues: poll
+
+
+@dataclass(frozen=True)
 class BatchSettings:
     """Everything the Batch backend needs, resolved and checked."""
 
@@ -36,6 +58,7 @@ class BatchSettings:
     stop_on_exit: bool = False
     submit_rate: float = 40.0
     env: Mapping[str, str] = field(default_factory=dict)
+    events: EventSettings | None = None  # None: poll DescribeJobs
 
 
 def _pick(spec: BatchBackendSpec, stack: Mapping[str, str], name: str) -> str | None:
@@ -108,6 +131,7 @@ def resolve_settings(study: StudyFile, outputs: Mapping[str, str]) -> BatchSetti
         stop_on_exit=spec.stop_on_exit,
         submit_rate=spec.submit_rate,
         env=dict(study.spec.trainer.env),
+        events=event_settings(spec, outputs),
     )
 
 
