@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,6 +88,7 @@ class FakeBatch:
         self._jobs: dict[str, FakeJob] = {}
         self._dying: list[subprocess.Popen[bytes]] = []
         self._n = 0
+        self._events: Callable[[dict[str, Any], float], None] | None = None
 
     # ------------------------------------------------------------------ test controls
 
@@ -119,11 +120,37 @@ class FakeBatch:
         path = self.runner.log_path(stream)
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def emit_to(self, events: Callable[[dict[str, Any], float], None] | None) -> None:
+        """Send each job state change (its DescribeJobs entry, and when) to ``events``, as
+        Batch sends them to EventBridge (see ``fake_events.BatchEvents``)."""
+        self._events = events
+        self.runner.on_change = None if events is None else self._changed
+
+    def place_on(self, hosts: Sequence[str]) -> None:
+        """Run attempts on these container instances (ARNs), in turn."""
+        self.runner.hosts = list(hosts)
+
+    def _changed(self, job: FakeJob, at: float) -> None:
+        if self._events is not None:
+            self._events(job.describe(self._arn), at)
+
+    def _flush(self) -> None:
+        flush = getattr(self._events, "flush", None)
+        if flush is not None:
+            flush()
+
+    def next_change(self) -> float | None:
+        """Fake time of the next planned state change of any job (None: nothing planned)."""
+        with self._lock:
+            due = [self.runner.next_change(job) for job in self._jobs.values()]
+        return min((t for t in due if t is not None), default=None)
+
     def step(self) -> None:
         """Bring every job up to the clock's time."""
         with self._lock:
             for job in list(self._jobs.values()):
                 self.runner.advance(job)
+            self._flush()
 
     def close(self) -> None:
         """Stop every trainer process still running."""
@@ -238,6 +265,7 @@ class FakeBatch:
                 if job is not None and job.visible(now):
                     self.runner.advance(job)
                     out.append(job.describe(self._arn))
+            self._flush()
             return {"jobs": out}
 
     def list_jobs(self, **kw: Any) -> dict[str, Any]:
@@ -254,6 +282,7 @@ class FakeBatch:
                 found = [j for j in found if _name_matches(j.name, names[0]["values"][0])]
             for job in found:
                 self.runner.advance(job)
+            self._flush()
             if not names:
                 found = [j for j in found if j.status == kw.get("jobStatus", "RUNNING")]
             start = int(kw.get("nextToken") or 0)
@@ -294,6 +323,8 @@ class FakeBatch:
             job.attempts.append(attempt)
         job.current = None
         job.status, job.status_reason = "FAILED", reason
+        self._changed(job, self.clock.now())
+        self._flush()
 
 
 def _merge(props: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:

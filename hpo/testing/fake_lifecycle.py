@@ -123,7 +123,9 @@ class FakeJob:
             "jobArn": f"{arn_prefix}:job/{self.job_id}",
             "jobName": self.name,
             "jobId": self.job_id,
-            "jobQueue": self.queue,
+            "jobQueue": self.queue
+            if self.queue.startswith("arn:")
+            else f"{arn_prefix}:job-queue/{self.queue}",
             "status": self.status,
             "attempts": [a.describe() for a in self.attempts],
             "createdAt": int(self.created * 1000),

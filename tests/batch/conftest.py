@@ -19,6 +19,7 @@ from hpo.backends.batch.client import Timer
 from hpo.controller.clock import FakeClock
 from hpo.spec.loader import load_study
 from hpo.testing.fake_batch import FakeBatch, Timings
+from hpo.testing.fake_events import BatchEvents, Delivery, FakeTimeSqs
 from hpo.testing.moto_env import FAKE_CREDENTIALS, REGION, container_env, moto_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,3 +162,49 @@ def batch_backend(
         return make_batch_backend(study, clients=fake_clients(fake, clock))
 
     return make
+
+
+EVENTS_PREFIX = "hpo-ev-test"
+STACK_NAME = "hpo-test"
+
+
+class StackOutputs:
+    """A CloudFormation client that knows one stack's outputs (the study names ``stack:``)."""
+
+    def __init__(self, outputs: dict[str, str]) -> None:
+        self.outputs = outputs
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        items = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
+        return {"Stacks": [{"StackName": StackName, "Outputs": items}]}
+
+
+@pytest.fixture
+def event_stack(aws: None) -> dict[str, str]:
+    """What a deployed stack gives the controller for job events: the study-queue prefix and
+    the dead-letter queue (made in moto's SQS)."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=f"{EVENTS_PREFIX}-dead-letters")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return {"StudyEventsPrefix": EVENTS_PREFIX, "EventsDeadLetterQueueArn": arn["QueueArn"]}
+
+
+def event_clients(
+    fake: FakeBatch,
+    clock: FakeClock,
+    outputs: dict[str, str],
+    delivery: Delivery | None = None,
+    **extra: Any,
+) -> BatchClients:
+    """Clients for event mode: the fake sends its job state changes through moto's
+    EventBridge; the controller's SQS long polls run on the fake clock."""
+    events = boto3.client("events", region_name=REGION)
+    if getattr(fake, "_events", None) is None:
+        fake.emit_to(BatchEvents(events, delivery))
+    clients = fake_clients(fake, clock, StackOutputs(outputs))
+    clients.sqs = FakeTimeSqs(boto3.client("sqs", region_name=REGION), fake, clock.now,
+                              clock.advance)  # fmt: skip
+    clients.events = events
+    for name, value in extra.items():
+        setattr(clients, name, value)
+    return clients
