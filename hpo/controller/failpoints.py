@@ -13,7 +13,8 @@ import signal
 from collections.abc import Callable
 
 ENV = "HPO_FAILPOINTS"
-POINTS = ("after_ask", "after_stage", "after_submit", "after_record", "after_job_end", "after_tell")
+POINTS = ("after_ask", "after_stage", "after_submit", "after_record", "after_receive",
+          "after_job_end", "after_tell")  # fmt: skip
 
 
 class Failpoints:

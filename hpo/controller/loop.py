@@ -72,7 +72,7 @@ class Controller:
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
-        self.watcher = Watcher(backend, self.clock)
+        self.watcher = Watcher(backend, self.clock, self.fail)
         self.accounts = Accounts(backend, self.clock.now)
         self.spending = Spending(spec.budget, self._inflight_spend)
         self.budget.watch_spending(self.spending)

@@ -19,6 +19,7 @@ from collections.abc import Collection
 
 from hpo.backends.base import Backend, EventFeed, JobEvent, JobState, JobStatus
 from hpo.controller.clock import Clock
+from hpo.controller.failpoints import Failpoints
 from hpo.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ EVENT_GRACE = 60.0
 class Watcher:
     """Statuses by poll, or by events plus reconciliation. See the module docstring."""
 
-    def __init__(self, backend: Backend, clock: Clock) -> None:
+    def __init__(self, backend: Backend, clock: Clock, failpoints: Failpoints) -> None:
         self.backend = backend
         self.clock = clock
+        self.fail = failpoints
         self.feed: EventFeed | None = None
         self._seen: dict[str, tuple[int, int]] = {}  # job id -> newest status sequence applied
         self._due_by: dict[str, float] = {}  # job id -> when an event for it is overdue
@@ -47,9 +49,9 @@ class Watcher:
         self.feed = self.backend.open_events()
 
     def close(self, *, done: bool) -> None:
-        """Stop the feed; ``done``: the study is over, so the backend may undo its setup."""
+        """Stop the feed; ``done``: the study is over, so the backend may undo its setup.
+        Events not settled stay unacknowledged: they come again to the next controller."""
         if self.feed is not None:
-            self.settle()
             self.feed.close(done=done)
             self.feed = None
 
@@ -138,6 +140,8 @@ class Watcher:
                 self.clock.wait(remaining, stop)
                 return
             self._received += events
+            if events:
+                self.fail.hit("after_receive")  # received, nothing recorded yet
             if any(self._wakes(event.status) for event in events):
                 return
 
