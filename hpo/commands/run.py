@@ -92,7 +92,8 @@ def _stop_handler(controller: Controller, console: Console) -> Handler:
 
 def _cost_line(summary: RunSummary) -> str:
     """Dollars spent and saved, GPU hours, and how many trials have no price."""
-    line = f"cost {fmt_usd(summary.cost_usd)}"
+    known = fmt_usd(summary.cost_usd) if summary.cost_usd or not summary.unpriced else "unknown"
+    line = f"cost {known}"
     if summary.gpu_hours is not None:
         line += f", {summary.gpu_hours:.2f} GPU hours"
     if summary.cost_saved:

@@ -126,9 +126,9 @@ class Accounts:
             entry = self._entry(f, job_id, run, host)
             f.history.append(entry)
             f.prior_compute += run.seconds
-            f.prior_gpu_hours += entry.get("gpu_hours", 0.0)
+            f.prior_gpu_hours += run.seconds * self.gpus / 3600.0
             if "cost_usd" in entry:
-                f.prior_cost += entry["cost_usd"]
+                f.prior_cost += run.seconds / 3600.0 * entry["usd_per_hour"]
             elif self.priced and run.seconds > 0:
                 f.unpriced = f.unpriced or f"attempt {entry['attempt']}: {host_reason(host)}"
         return self.totals(f)

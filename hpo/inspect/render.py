@@ -112,6 +112,8 @@ def fmt_usd(value: float | None) -> str:
 
 
 def _cost(snap: StudySnapshot) -> Text:
+    if snap.unpriced and not snap.cost_usd:  # nothing priced: no total, rather than $0
+        return Text(f"cost: unknown ({snap.unpriced} trials unpriced)", style="yellow")
     line = Text(f"cost: {fmt_usd(snap.cost_usd)} spent")
     if snap.gpu_hours is not None:
         line.append(f", {snap.gpu_hours:.2f} GPU hours")
