@@ -29,6 +29,7 @@ class SimPlan:
     steps: Sequence[tuple[float, int, float]] = ()  # (at, step, value) progress reports
     lost_at: float | None = None  # the host disappears at this offset (infra failure)
     start_delay: float = 0.0  # queueing before the job runs
+    result_at: float | None = None  # result.json lands this long before the job ends
 
 
 Planner = Callable[[JobSpec, Mapping[str, Any]], SimPlan]
@@ -139,12 +140,25 @@ class SimulatedBackend(Backend):
         return job.done
 
     def _write_progress(self, job: _Job, now: float) -> None:
+        plan = job.plan
+        if (
+            plan.result_at is not None
+            and plan.result is not None
+            and now - job.start >= (plan.duration - plan.result_at)
+        ):
+            self._write_result(job)
         due = [s for s in job.plan.steps if s[0] <= now - job.start]
         if len(due) > job.progress_written:
             doc = {"steps": [[step, value] for _, step, value in due]}
             key = TrialLayout(job.spec.study).progress(job.spec.trial)
             self.store.put(key, json.dumps(doc).encode())
             job.progress_written = len(due)
+
+    def _write_result(self, job: _Job) -> None:
+        result = job.plan.result
+        body = result if isinstance(result, bytes) else json.dumps(result)
+        key = TrialLayout(job.spec.study).result(job.spec.trial)
+        self.store.put(key, body if isinstance(body, bytes) else body.encode())
 
     def _finish(self, job: _Job) -> JobStatus:
         plan, name = job.plan, job.spec.name
@@ -158,9 +172,7 @@ class SimulatedBackend(Backend):
             )
         end = job.start + plan.duration
         if plan.result is not None:
-            body = plan.result if isinstance(plan.result, bytes) else json.dumps(plan.result)
-            key = TrialLayout(job.spec.study).result(job.spec.trial)
-            self.store.put(key, body if isinstance(body, bytes) else body.encode())
+            self._write_result(job)
         if plan.exit_code != 0:
             return JobStatus(
                 name,
