@@ -61,6 +61,14 @@ CASES = {
         MINIMAL_STUDY.replace('python -c "pass"', "python missing_train.py"),
         ["trainer.command", "'missing_train.py' does not exist"],
     ),
+    "cost_cap_on_local": (
+        MINIMAL_STUDY + "budget: {max_cost: 20}\n",
+        ["budget.max_cost", "need the batch backend", "no price"],
+    ),
+    "negative_cost_cap": (
+        MINIMAL_STUDY + "budget: {max_cost: -1}\n",
+        ["budget.max_cost", "greater than 0"],
+    ),
     "missing_objective": (
         MINIMAL_STUDY.replace("objective: {metric: loss, direction: minimize}\n", ""),
         ["objective", "required field is missing"],

@@ -66,6 +66,8 @@ class Watcher:
             return self._note(self.backend.poll(list(watched)))
         now = self.clock.monotonic()
         self._track(watched, set(terminating), now)
+        for event in self._received:  # heard from: its event is not overdue
+            self._due_by.pop(event.status.job_id, None)
         polled: dict[str, JobStatus] = {}
         wanted = self._due(watched, now)
         if wanted:
@@ -78,7 +80,6 @@ class Watcher:
             status = event.status
             if status.job_id not in watched:
                 continue  # a trial already told, or not this controller's job
-            self._due_by.pop(status.job_id, None)
             if status.job_id not in polled and self._newer(status):
                 out[status.job_id] = status
                 self._seen[status.job_id] = status.sequence

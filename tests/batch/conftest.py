@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.ec2.models.amis import AMIS
 
 from hpo.backends.batch import BatchClients, make_batch_backend
 from hpo.backends.batch.backend import BatchBackend
@@ -273,7 +274,7 @@ def fleet(aws: None) -> Fleet:
     ecs.put_account_setting(name="containerInstanceLongArnFormat", value="enabled")
     cluster = "hpo-spot_Batch_0a1b2c"
     ecs.create_cluster(clusterName=cluster)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = AMIS[0]["ami_id"]  # one of moto's own images (listing them all is slow)
     hosts = {}
     for name, kind, zone, market in (("spot", "g5.xlarge", "us-east-1a", True),
                                      ("on-demand", "g5.2xlarge", "us-east-1b", False)):  # fmt: skip
