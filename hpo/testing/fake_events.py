@@ -111,3 +111,22 @@ class FakeTimeSqs:
         self._advance(wait if due is None else min(wait, max(0.0, due - self._now())))
         self._fake.step()
         return self._sqs.receive_message(WaitTimeSeconds=0, **kwargs)
+
+
+class StackOutputs:
+    """A CloudFormation client that knows one stack's outputs (a study with ``stack:``)."""
+
+    def __init__(self, outputs: dict[str, str]) -> None:
+        self.outputs = outputs
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        items = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
+        return {"Stacks": [{"StackName": StackName, "Outputs": items}]}
+
+
+def event_outputs(sqs: Any, prefix: str) -> dict[str, str]:
+    """What a deployed stack gives the controller for job events: the study-queue name prefix
+    and a dead-letter queue (made here)."""
+    url = sqs.create_queue(QueueName=f"{prefix}-dead-letters")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return {"StudyEventsPrefix": prefix, "EventsDeadLetterQueueArn": arn["QueueArn"]}

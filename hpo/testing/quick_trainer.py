@@ -2,7 +2,7 @@
 
 ``python quick_trainer.py [--steps N]`` reads ``params.json`` under ``HPO_TRIAL_URI``
 (``s3://bucket/prefix``) from ``AWS_ENDPOINT_URL``, reports N progress steps and writes
-``{"value": (x - 1)^2 + ...}`` as ``result.json``. moto checks no signatures, so a dummy
+``{"value": (x - 1)^2 + ...}`` as ``result.json`` (``--result-delay`` real seconds later). moto checks no signatures, so a dummy
 ``Authorization`` header naming the S3 service is enough; nothing here works on real AWS.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 import urllib.request
 
 _AUTH = (
@@ -41,6 +42,7 @@ def _put(name: str, doc: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=0)
+    parser.add_argument("--result-delay", type=float, default=0.0, help="real seconds")
     args = parser.parse_args()
     params = json.loads(_get("params.json"))["params"]
     value = sum((float(v) - 1.0) ** 2 for v in params.values() if isinstance(v, int | float))
@@ -48,6 +50,7 @@ def main() -> None:
     for step in range(1, args.steps + 1):
         steps.append([step, value * (1 + 1 / step)])
         _put("progress.json", {"steps": steps})
+    time.sleep(args.result_delay)  # a pruner sees the curve before the result is in
     _put("result.json", {"value": value})
 
 

@@ -3,18 +3,15 @@ server for trainer subprocesses, a fake clock and the fake Batch lifecycle behin
 
 from __future__ import annotations
 
-import json
 import random
 import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.ec2.models.amis import AMIS
 
 from hpo.backends.batch import BatchClients, make_batch_backend
 from hpo.backends.batch.backend import BatchBackend
@@ -22,7 +19,14 @@ from hpo.backends.batch.client import Timer
 from hpo.controller.clock import FakeClock
 from hpo.spec.loader import load_study
 from hpo.testing.fake_batch import FakeBatch, Timings
-from hpo.testing.fake_events import BatchEvents, Delivery, FakeTimeSqs
+from hpo.testing.fake_events import (
+    BatchEvents,
+    Delivery,
+    FakeTimeSqs,
+    StackOutputs,
+    event_outputs,
+)
+from hpo.testing.fake_prices import Fleet, make_fleet
 from hpo.testing.moto_env import FAKE_CREDENTIALS, REGION, container_env, moto_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,25 +175,11 @@ EVENTS_PREFIX = "hpo-ev-test"
 STACK_NAME = "hpo-test"
 
 
-class StackOutputs:
-    """A CloudFormation client that knows one stack's outputs (the study names ``stack:``)."""
-
-    def __init__(self, outputs: dict[str, str]) -> None:
-        self.outputs = outputs
-
-    def describe_stacks(self, StackName: str) -> dict[str, Any]:
-        items = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
-        return {"Stacks": [{"StackName": StackName, "Outputs": items}]}
-
-
 @pytest.fixture
 def event_stack(aws: None) -> dict[str, str]:
     """What a deployed stack gives the controller for job events: the study-queue prefix and
     the dead-letter queue (made in moto's SQS)."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.create_queue(QueueName=f"{EVENTS_PREFIX}-dead-letters")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    return {"StudyEventsPrefix": EVENTS_PREFIX, "EventsDeadLetterQueueArn": arn["QueueArn"]}
+    return event_outputs(boto3.client("sqs", region_name=REGION), EVENTS_PREFIX)
 
 
 def event_clients(
@@ -213,78 +203,9 @@ def event_clients(
     return clients
 
 
-class SpotPrices:
-    """The test's EC2: moto's for instances, and a spot price history it makes up."""
-
-    def __init__(self, ec2: Any, prices: dict[tuple[str, str], str]) -> None:
-        self.ec2 = ec2
-        self.prices = prices
-        self.asked: list[dict[str, Any]] = []
-
-    def describe_spot_price_history(self, **kw: Any) -> dict[str, Any]:
-        self.asked.append(kw)
-        key = (kw["InstanceTypes"][0], kw["AvailabilityZone"])
-        if key not in self.prices:
-            return {"SpotPriceHistory": []}
-        entry = {"InstanceType": key[0], "AvailabilityZone": key[1], "SpotPrice": self.prices[key],
-                 "ProductDescription": "Linux/UNIX", "Timestamp": kw["StartTime"]}  # fmt: skip
-        return {"SpotPriceHistory": [entry]}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.ec2, name)
-
-
-class PriceList:
-    """The AWS Pricing API's GetProducts for a few on-demand prices."""
-
-    def __init__(self, prices: dict[str, str]) -> None:
-        self.prices = prices
-        self.asked: list[dict[str, Any]] = []
-
-    def get_products(self, **kw: Any) -> dict[str, Any]:
-        self.asked.append(kw)
-        wanted = {f["Field"]: f["Value"] for f in kw["Filters"]}
-        price = self.prices.get(wanted["instanceType"])
-        if price is None:
-            return {"PriceList": []}
-        dimension = {"unit": "Hrs", "pricePerUnit": {"USD": price}}
-        term = {"priceDimensions": {"D1": dimension}}
-        return {"PriceList": [json.dumps({"terms": {"OnDemand": {"T1": term}}})]}
-
-
-@dataclass
-class Fleet:
-    """Container instances in moto's ECS on moto's EC2 instances, and their price sources."""
-
-    hosts: dict[str, str]  # name -> container instance ARN
-    ecs: Any
-    ec2: SpotPrices
-    pricing: PriceList
-
-
-SPOT_PRICE = "0.4012"  # g5.xlarge in us-east-1a
-ON_DEMAND_PRICE = "1.212"  # g5.2xlarge
-
-
 @pytest.fixture
 def fleet(aws: None) -> Fleet:
     """A spot g5.xlarge (us-east-1a) and an on-demand g5.2xlarge (us-east-1b) in a cluster."""
-    ecs = boto3.client("ecs", region_name=REGION)
-    ec2 = boto3.client("ec2", region_name=REGION)
-    ecs.put_account_setting(name="containerInstanceLongArnFormat", value="enabled")
-    cluster = "hpo-spot_Batch_0a1b2c"
-    ecs.create_cluster(clusterName=cluster)
-    image = AMIS[0]["ami_id"]  # one of moto's own images (listing them all is slow)
-    hosts = {}
-    for name, kind, zone, market in (("spot", "g5.xlarge", "us-east-1a", True),
-                                     ("on-demand", "g5.2xlarge", "us-east-1b", False)):  # fmt: skip
-        extra = {"InstanceMarketOptions": {"MarketType": "spot"}} if market else {}
-        placement = {"AvailabilityZone": zone}
-        made = ec2.run_instances(ImageId=image, InstanceType=kind, MinCount=1, MaxCount=1,
-                                 Placement=placement, **extra)  # fmt: skip
-        (instance,) = made["Instances"]
-        document = json.dumps({"instanceId": instance["InstanceId"]})
-        made = ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=document)
-        hosts[name] = made["containerInstance"]["containerInstanceArn"]
-    prices = SpotPrices(ec2, {("g5.xlarge", "us-east-1a"): SPOT_PRICE})
-    return Fleet(hosts, ecs, prices, PriceList({"g5.2xlarge": ON_DEMAND_PRICE}))
+    return make_fleet(
+        boto3.client("ecs", region_name=REGION), boto3.client("ec2", region_name=REGION)
+    )

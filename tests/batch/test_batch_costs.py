@@ -25,14 +25,8 @@ from hpo.spec import build
 from hpo.spec.loader import load_study
 from hpo.store.s3 import S3Store
 from hpo.testing.fake_batch import FakeBatch, JobPlan
-from tests.batch.conftest import (
-    ON_DEMAND_PRICE,
-    REGION,
-    REPO,
-    SPOT_PRICE,
-    Fleet,
-    fake_clients,
-)
+from hpo.testing.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet
+from tests.batch.conftest import REGION, REPO, fake_clients
 
 QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
 GROUP = "/aws/batch/job"
