@@ -3,7 +3,7 @@ controller on the fake Batch lifecycle (hpo.testing.fake_batch), trial documents
 S3, job state events through moto's EventBridge and SQS, instances in moto's ECS and EC2.
 
     python benchmarks/batch_requests.py [--trials 128] [--parallel 64] [--pruner none]
-        [--poll 15] [--events] [--sigma 0] [--steps 3]
+        [--poll 15] [--events] [--sigma 0] [--steps 3] [--seed 0]
 
 Trainers are real subprocesses (hpo/testing/quick_trainer.py, standard library only) that
 read params.json and write progress.json/result.json through the moto server. Only the
@@ -169,6 +169,11 @@ def _slot_idle(jobs: list[Any], slots: int) -> list[float]:
     return [max(0.0, start - end) for end, start in zip(ends, starts[slots:], strict=False)]
 
 
+def _camel(name: str) -> str:
+    """``receive_message`` -> ``ReceiveMessage``."""
+    return "".join(part.title() for part in name.split("_"))
+
+
 def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
     """Run one study (moto must be active and ``BUCKET`` exist); count its requests."""
     import boto3
@@ -201,12 +206,13 @@ def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
     outputs = event_outputs(sqs, "hpo-ev-bench")  # the stack's part, made before counting
     fake.emit_to(BatchEvents(boto3.client("events", region_name=REGION)))
     batch = Paused(fake, clock)
-    services = ((sqs, "sqs"), (events, "events"), (ecs, "ecs"), (ec2, "ec2"))
+    services = ((events, "events"), (ecs, "ecs"), (ec2, "ec2"))  # SQS: the controller's calls
     tallies = [ApiTally(client, name) for client, name in services]
+    queue = FakeTimeSqs(sqs, batch, clock.now, clock.skip)  # counts what the controller asks
     clients = BatchClients(
         batch=batch, cloudformation=StackOutputs(outputs),
         region=REGION, timer=Timer(monotonic=clock.monotonic, sleep=clock.skip),
-        sqs=FakeTimeSqs(sqs, batch, clock.now, clock.skip), events=events,
+        sqs=queue, events=events,
         ecs=fleet.ecs, ec2=fleet.ec2, pricing=fleet.pricing,
     )  # fmt: skip
     counter = S3Tally(s3)
@@ -222,7 +228,8 @@ def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
     wall = time.perf_counter() - started
     prices = Counter({"ec2 DescribeSpotPriceHistory": len(fleet.ec2.asked),
                       "pricing GetProducts": len(fleet.pricing.asked)})  # fmt: skip
-    rows = tally(fake.calls, counter, *(t.counts for t in tallies), prices)
+    asked = Counter({f"sqs {_camel(name)}": n for name, n in queue.calls.items()})
+    rows = tally(fake.calls, counter, *(t.counts for t in tallies), prices, asked)
     done = summary.complete + summary.pruned + summary.failed
     return Report(run, done, summary, rows, wall, _slot_idle(fake.jobs(), run.parallel))
 
@@ -269,9 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=float, default=300.0, help="median RUNNING seconds")
     parser.add_argument("--sigma", type=float, default=0.0, help="log-normal spread of runs")
     parser.add_argument("--events", action="store_true", help="job state events (else poll)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the run times")
     args = parser.parse_args(argv)
     run = Run(args.trials, args.parallel, args.pruner, args.steps, args.poll, args.run,
-              args.sigma, args.events)  # fmt: skip
+              args.sigma, args.events, args.seed)  # fmt: skip
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": REGION}.items():  # fmt: skip
         os.environ[name] = value

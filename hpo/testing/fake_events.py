@@ -5,8 +5,8 @@ moto's Batch never does. :class:`BatchEvents` is the fake's emitter: each change
 event sent with PutEvents to moto's EventBridge, whose rules route it (to the studies' SQS
 queues). Like the real service it may deliver an event twice and out of order (``Delivery``).
 :class:`FakeTimeSqs` wraps an SQS client so that a long poll with nothing to receive moves
-the fake clock to the fake Batch's next state change (at most the poll's wait), lets the fake
-apply it, and receives what that change sent: a long poll without real waiting.
+the fake clock from one state change of the fake Batch to the next (at most the poll's wait),
+lets the fake apply each, and returns once one sent a message: a long poll, without waiting.
 """
 
 from __future__ import annotations
@@ -103,14 +103,15 @@ class FakeTimeSqs:
 
     def receive_message(self, **kwargs: Any) -> dict[str, Any]:
         self.calls["receive_message"] = self.calls.get("receive_message", 0) + 1
-        wait = float(kwargs.pop("WaitTimeSeconds", 0))
-        got = self._sqs.receive_message(WaitTimeSeconds=0, **kwargs)
-        if got.get("Messages") or wait <= 0:
-            return got
-        due = self._fake.next_change()
-        self._advance(wait if due is None else min(wait, max(0.0, due - self._now())))
-        self._fake.step()
-        return self._sqs.receive_message(WaitTimeSeconds=0, **kwargs)
+        deadline = self._now() + float(kwargs.pop("WaitTimeSeconds", 0))
+        while True:  # like SQS: return once a message is there, or when the wait is over
+            got = self._sqs.receive_message(WaitTimeSeconds=0, **kwargs)
+            remaining = deadline - self._now()
+            if got.get("Messages") or remaining <= 0:
+                return got
+            due = self._fake.next_change()
+            self._advance(remaining if due is None else min(remaining, max(0.0, due - self._now())))
+            self._fake.step()
 
 
 class StackOutputs:

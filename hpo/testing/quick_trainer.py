@@ -2,8 +2,9 @@
 
 ``python quick_trainer.py [--steps N]`` reads ``params.json`` under ``HPO_TRIAL_URI``
 (``s3://bucket/prefix``) from ``AWS_ENDPOINT_URL``, reports N progress steps and writes
-``{"value": (x - 1)^2 + ...}`` as ``result.json`` (``--result-delay`` real seconds later). moto checks no signatures, so a dummy
-``Authorization`` header naming the S3 service is enough; nothing here works on real AWS.
+``{"value": (x - 1)^2 + ...}`` as ``result.json`` (``--result-delay`` real seconds later).
+moto checks no signatures, so a dummy ``Authorization`` header naming the S3 service is
+enough; nothing here works on real AWS.
 """
 
 from __future__ import annotations

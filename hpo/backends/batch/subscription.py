@@ -3,12 +3,13 @@
 Several studies (several controllers) can share one stack. Each controller makes, once and
 idempotently, a queue named after its study and a rule that sends to it the "Batch Job State
 Change" events of the stack's job queue whose job name starts with the study's prefix
-(``<study>-``), so a controller never receives, let alone deletes, another study's events.
-A study whose name is a prefix of another's (``a`` and ``a-b``) also receives the other's
-events; it drops those, and the other study's rule delivered its own copy. The queue's
-dead-letter queue is the stack's; its policy lets only its rule send to it. Names start with
-the stack's ``StudyEventsPrefix`` output, which the controller's IAM policy is scoped to.
-When the study has reached its end, its rule and queue are deleted.
+(``<study>-``) and whose status is one the controller acts on (``STATUSES``), so a
+controller never receives, let alone deletes, another study's events. A study whose name is
+a prefix of another's (``a`` and ``a-b``) also receives the other's events; it drops those,
+and the other study's rule delivered its own copy. The queue's dead-letter queue is the
+stack's; its policy lets only its rule send to it. Names start with the stack's
+``StudyEventsPrefix`` output, which the controller's IAM policy is scoped to. When the
+study has reached its end, its rule and queue are deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ VISIBILITY_TIMEOUT = 60  # seconds a received event stays hidden before it is de
 RETENTION = 345_600  # four days
 MAX_RECEIVES = 5  # then the message goes to the dead-letter queue
 TARGET_ID = "hpo-study-events"
+# The changes the controller acts on: queued (first, and again after a lost host), started,
+# ended. PENDING and STARTING say nothing new, so they are not sent (fewer receives).
+STATUSES = ("RUNNABLE", "RUNNING", "SUCCEEDED", "FAILED")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ def event_pattern(study: str, job_queue: str) -> dict[str, Any]:
         "detail": {
             "jobQueue": [queue],
             "jobName": [{"prefix": sanitize_job_name(study) + "-"}],
+            "status": list(STATUSES),
         },
     }
 
