@@ -6,15 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.attrs import Stage
-from hpo.backends.base import Host, JobStatus
-from hpo.controller.documents import Outcome
-
-_STATE_STAGE = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
-                TrialState.FAIL: Stage.FAILED}  # fmt: skip
+from hpo.backends.base import Host
 
 
 @dataclass
@@ -48,27 +43,3 @@ class InFlight:
             self.trial.set_user_attr(key, value)
         if attrs.STAGE in values:
             self.stage = Stage(values[attrs.STAGE])
-
-
-def closing_attrs(
-    state: TrialState,
-    ended_at: float,
-    *,
-    status: JobStatus | None,
-    outcome: Outcome | None,
-    reason: str | None,
-) -> dict[str, Any]:
-    """The user attributes that record how a trial ended (written before it is told; its
-    attempts and what they cost come from :mod:`hpo.controller.attempts`)."""
-    final: dict[str, Any] = {attrs.STAGE: _STATE_STAGE[state].value, attrs.ENDED_AT: ended_at}
-    if reason:
-        final[attrs.FAIL_REASON] = reason[:1000]
-    if status is not None:  # the attempt that ended (Batch may have retried it meanwhile)
-        found = {attrs.EXIT_CODE: status.exit_code, attrs.LOG: status.log,
-                 attrs.LOG_STREAM: status.log_stream}  # fmt: skip
-        final.update({key: value for key, value in found.items() if value is not None})
-    if outcome is not None:
-        if outcome.metrics:
-            final[attrs.METRICS] = outcome.metrics
-        final.update(outcome.user_attrs)
-    return final

@@ -22,19 +22,20 @@ from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, job_name
 from hpo.controller.attempts import Accounts, Spend
 from hpo.controller.budget import Budget, StopReason
 from hpo.controller.clock import Clock, SystemClock
+from hpo.controller.closing import Closing
 from hpo.controller.documents import InvalidDocument, Outcome, parse_result
 from hpo.controller.failpoints import Failpoints
-from hpo.controller.inflight import InFlight, closing_attrs
+from hpo.controller.inflight import InFlight
 from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
 from hpo.controller.recover import recover_inflight
-from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
-from hpo.controller.retry import Verdict, after_failure
+from hpo.controller.report import BestSoFar, NullReporter, Reporter, Snapshot, TrialEvent
+from hpo.controller.retry import Verdict, after_failure, valid_or_none
 from hpo.controller.spending import Spending
 from hpo.controller.summary import RunSummary, summarize
 from hpo.controller.watch import Watcher
 from hpo.errors import BackendError, ThrottledError
-from hpo.inspect.artifacts import ArtifactStore, register_artifacts
+from hpo.inspect.artifacts import ArtifactStore
 from hpo.spec import build
 from hpo.spec.models import StudySpec
 from hpo.store.base import ObjectStore
@@ -68,12 +69,12 @@ class Controller:
         self.reporter = reporter or NullReporter()
         self.lease = lease
         self.fail = failpoints or Failpoints()
-        self.artifact_store = artifact_store  # trainers' artifacts/ go to the dashboard
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
         self.watcher = Watcher(backend, self.clock, self.fail)
         self.accounts = Accounts(backend, self.clock.now)
+        self.closing = Closing(study, store, self.layout, self.accounts, self.clock, artifact_store)
         self.spending = Spending(spec.budget, self._inflight_spend)
         self.budget.watch_spending(self.spending)
         self._space = build.distributions(spec)
@@ -86,7 +87,7 @@ class Controller:
         self._terminating: set[str] = set()
         self._stop = threading.Event()
         self._cancel = False
-        self._best: float | None = None
+        self._best = BestSoFar(spec.objective.direction if self._n_objectives == 1 else None)
         self._last_control = float("-inf")
         self._sync: Callable[[], None] = lambda: None  # makes storage writes durable
 
@@ -105,7 +106,7 @@ class Controller:
             self._clear_stop_request()
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 self._inflight[inflight.number] = inflight
-            self._best = self._best_value()
+            self._best.load(self.study, self.budget.counts[TrialState.COMPLETE])
             self.watcher.open()
             self.reporter.started(self._snapshot())
             try:
@@ -327,11 +328,8 @@ class Controller:
                 self._prune(f)
 
     def _prune(self, f: InFlight) -> None:
-        try:  # a trial whose result is in is complete, never pruned (its trainer is exiting)
-            outcome: Outcome | None = self._read_outcome(f)
-        except InvalidDocument:
-            outcome = None
-        if outcome is not None:
+        outcome = valid_or_none(lambda: self._read_outcome(f))
+        if outcome is not None:  # the result is in: complete, never pruned (it is exiting)
             self._finish(f, TrialState.COMPLETE, outcome=outcome)
             return
         reason = f"pruned at step {f.last_step}"
@@ -365,22 +363,13 @@ class Controller:
         outcome: Outcome | None = None,
         reason: str | None = None,
     ) -> None:
-        """Record the end of the trial, then tell Optuna exactly once."""
-        accounting = self.accounts.ended(f, status, final=True) or self.accounts.totals(f)
-        f.started_at = None  # every run of it is on record now
-        ended = (status.ended_at if status else None) or self.clock.now()
-        final = closing_attrs(state, ended, status=status, outcome=outcome, reason=reason)
-        f.record(**accounting, **final)
-        if self.artifact_store is not None:  # the trial must still be RUNNING to attach them
-            register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
-                               self.artifact_store)  # fmt: skip
-        values = outcome.values if outcome is not None else None
-        frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
+        """Record the end of the trial, then tell Optuna exactly once (see ``closing``)."""
+        frozen = self.closing.close(f, state, status=status, outcome=outcome, reason=reason)
         self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
         self.budget.count(state)
         self.spending.add(self.accounts.so_far(f))
-        self._note_best(frozen)
+        self._best.note(frozen)
         self.reporter.trial_finished(
             TrialEvent(number=f.number, state=frozen.state, values=frozen.values,
                        reason=reason, compute_seconds=f.prior_compute, params=f.params,
@@ -392,18 +381,6 @@ class Controller:
     def _inflight_spend(self) -> list[Spend]:
         return [self.accounts.so_far(f) for f in self._inflight.values()]
 
-    def _best_value(self) -> float | None:
-        if self._n_objectives != 1 or not self.budget.counts[TrialState.COMPLETE]:
-            return None
-        return self.study.best_value
-
-    def _note_best(self, frozen: optuna.trial.FrozenTrial) -> None:
-        if self._n_objectives != 1 or frozen.state is not TrialState.COMPLETE:
-            return
-        value = frozen.values[0]
-        better = min if self.spec.objective.direction == "minimize" else max
-        self._best = value if self._best is None else better(self._best, value)
-
     def _snapshot(self) -> Snapshot:
         return Snapshot(
             complete=self.budget.counts[TrialState.COMPLETE],
@@ -411,7 +388,7 @@ class Controller:
             failed=self.budget.failed,
             running=len(self._inflight),
             n_trials=self.budget.target,
-            best=self._best,
+            best=self._best.value,
             elapsed=self.budget.elapsed(),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 from rich.live import Live
@@ -31,6 +32,25 @@ class TrialEvent:
     compute_seconds: float
     params: dict[str, Any]
     snapshot: Snapshot | None = None  # the study's counts once this trial is counted
+
+
+class BestSoFar:
+    """The best value of a single-objective study so far (``direction`` None: several)."""
+
+    def __init__(self, direction: str | None) -> None:
+        self.direction = direction
+        self.value: float | None = None
+
+    def load(self, study: optuna.Study, complete: int) -> None:
+        if self.direction is not None and complete:
+            self.value = study.best_value
+
+    def note(self, frozen: optuna.trial.FrozenTrial) -> None:
+        if self.direction is None or frozen.state is not TrialState.COMPLETE:
+            return
+        better = min if self.direction == "minimize" else max
+        value = frozen.values[0]
+        self.value = value if self.value is None else better(self.value, value)
 
 
 class Reporter(Protocol):

@@ -32,6 +32,14 @@ class Decision:
     requeue: bool = False  # attempts ran out on infrastructure failures
 
 
+def valid_or_none(read_outcome: Callable[[], Outcome]) -> Outcome | None:
+    """The trial's result if it is in and valid, else None."""
+    try:
+        return read_outcome()
+    except InvalidDocument:
+        return None
+
+
 def after_failure(
     status: JobStatus, attempt: int, max_attempts: int, read_outcome: Callable[[], Outcome]
 ) -> Decision:
@@ -39,10 +47,7 @@ def after_failure(
     reason = status.reason or status.state.value
     if not status.infra_failure:
         return Decision(Verdict.FAIL, reason)
-    try:  # the work may have been done before the host went away: keep it
-        outcome: Outcome | None = read_outcome()
-    except InvalidDocument:
-        outcome = None
+    outcome = valid_or_none(read_outcome)  # the work may be done before the host went away
     if outcome is not None:
         return Decision(Verdict.COMPLETE, reason, outcome)
     if attempt < max_attempts:
