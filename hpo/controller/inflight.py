@@ -24,6 +24,7 @@ class InFlight:
     started_at: float | None = None
     last_step: int = -1
     progress_version: str | None = None
+    result_listed: bool = False  # the last progress listing showed its result.json
     prior_compute: float = 0.0  # compute seconds of the attempts that ended
     prior_gpu_hours: float = 0.0
     prior_cost: float = 0.0  # dollars of the attempts that ended (see ``unpriced``)

@@ -328,7 +328,7 @@ class Controller:
                 self._prune(f)
 
     def _prune(self, f: InFlight) -> None:
-        outcome = valid_or_none(lambda: self._read_outcome(f))
+        outcome = valid_or_none(lambda: self._read_outcome(f)) if f.result_listed else None
         if outcome is not None:  # the result is in: complete, never pruned (it is exiting)
             self._finish(f, TrialState.COMPLETE, outcome=outcome)
             return

@@ -11,7 +11,8 @@ from hpo.store.layout import TrialLayout
 
 
 class ProgressReader:
-    """One ``stamps`` call per poll for all running trials; a GET only for changed ones."""
+    """One ``stamps`` call per poll for all running trials; a GET only for changed ones. The
+    same listing says whose result is in (``InFlight.result_listed``), for the pruner."""
 
     def __init__(self, store: ObjectStore, layout: TrialLayout) -> None:
         self.store = store
@@ -22,8 +23,12 @@ class ProgressReader:
         keys = {self.layout.progress(f.number): f for f in running}
         if not keys:
             return []
+        results = {self.layout.result(f.number): f for f in keys.values()}
         updated = []
-        for key, stamp in self.store.stamps(keys).items():
+        for key, stamp in self.store.stamps([*keys, *results]).items():
+            if key in results:
+                results[key].result_listed = True
+                continue
             f = keys[key]
             if stamp.version != f.progress_version:
                 f.progress_version = stamp.version
