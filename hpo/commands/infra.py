@@ -202,16 +202,18 @@ def teardown(
         except InfraError as exc:
             click.echo(f"(could not read the stack, so the bucket is not known: {exc})")
             found = {"Outputs": [{"OutputKey": "BucketName", "OutputValue": "<BucketName>"}]}
-        bucket = stack_mod.outputs_of(found).get("BucketName") if found else None
+        outputs = stack_mod.outputs_of(found) if found else {}
         click.echo(DRY_RUN_HEADER)
-        _echo_lines(teardown_mod.plan_lines(stack, bucket, _waiting(ctx)))
+        _echo_lines(teardown_mod.plan_lines(stack, outputs.get("BucketName"), _waiting(ctx),
+                                            outputs.get("StudyEventsPrefix")))  # fmt: skip
         return
     found = stack_mod.describe(clients, name)
     if found is None:
         click.echo(f"stack {stack} does not exist: nothing to delete")
         return
-    bucket = stack_mod.outputs_of(found).get("BucketName")
+    outputs = stack_mod.outputs_of(found)
+    bucket = outputs.get("BucketName")
     if not yes:
         data = f" and every object in s3://{bucket}" if bucket else ""
         click.confirm(f"Delete stack {stack}{data}? This cannot be undone.", abort=True)
-    teardown_mod.teardown(clients, stack, bucket, click.echo, _waiting(ctx))
+    teardown_mod.teardown(clients, stack, outputs, click.echo, _waiting(ctx))

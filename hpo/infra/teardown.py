@@ -1,5 +1,7 @@
-"""Delete the hpo stack: empty its trial bucket (CloudFormation cannot delete a full one), then
-delete the stack and wait. The ECR repository is emptied by CloudFormation (EmptyOnDelete).
+"""Delete the hpo stack: empty its trial bucket (CloudFormation cannot delete a full one),
+remove the job-event queues and rules its studies' controllers made (``StudyEventsPrefix-*``,
+left behind by a study that never reached its end), then delete the stack and wait. The ECR
+repository is emptied by CloudFormation (EmptyOnDelete).
 """
 
 from __future__ import annotations
@@ -63,17 +65,50 @@ def empty_bucket(clients: ClientFactory, bucket: str) -> int:
     return deleted
 
 
+def _rules(events: Any, prefix: str) -> list[str]:
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        page = events.list_rules(NamePrefix=prefix, **({"NextToken": token} if token else {}))
+        names += [rule["Name"] for rule in page.get("Rules", [])]
+        token = page.get("NextToken")
+        if not token:
+            return names
+
+
+def remove_study_events(clients: ClientFactory, prefix: str) -> int:
+    """Delete the study event rules and queues named ``<prefix>-*``; returns how many."""
+    events, sqs = clients("events"), clients("sqs")
+    try:
+        rules = _rules(events, f"{prefix}-")
+        for name in rules:
+            ids = [t["Id"] for t in events.list_targets_by_rule(Rule=name).get("Targets", [])]
+            if ids:
+                events.remove_targets(Rule=name, Ids=ids)
+            events.delete_rule(Name=name)
+        queues = sqs.list_queues(QueueNamePrefix=f"{prefix}-").get("QueueUrls", [])
+        for url in queues:
+            sqs.delete_queue(QueueUrl=url)
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_failure(exc, f"removing the study event queues {prefix}-*") from None
+    return len(rules) + len(queues)
+
+
 def teardown(
     clients: ClientFactory,
     stack: str,
-    bucket: str | None,
+    outputs: dict[str, str],
     echo: Echo,
     waiting: Waiting = DEFAULT_WAITING,
 ) -> None:
-    """Empty ``bucket`` (when the stack has one), delete the stack and wait until it is gone."""
+    """Empty the stack's bucket, remove its studies' event queues and rules, delete the stack
+    and wait until it is gone (``outputs``: the stack's outputs)."""
+    bucket, prefix = outputs.get("BucketName"), outputs.get("StudyEventsPrefix")
     if bucket:
         count = empty_bucket(clients, bucket)
         echo(f"deleted {count} object versions from s3://{bucket}")
+    if prefix:
+        echo(f"deleted {remove_study_events(clients, prefix)} study event rules and queues")
     try:
         delete_call(stack).invoke(clients)
     except (ClientError, BotoCoreError) as exc:
@@ -83,7 +118,9 @@ def teardown(
     echo(f"stack {stack} deleted")
 
 
-def plan_lines(stack: str, bucket: str | None, waiting: Waiting = DEFAULT_WAITING) -> list[str]:
+def plan_lines(
+    stack: str, bucket: str | None, waiting: Waiting = DEFAULT_WAITING, prefix: str | None = None
+) -> list[str]:
     """The dry-run text of :func:`teardown`."""
     lines = [f"1. {describe_call(stack).render()}  (read only: finds the bucket)"]
     if bucket:
@@ -94,6 +131,11 @@ def plan_lines(stack: str, bucket: str | None, waiting: Waiting = DEFAULT_WAITIN
         )
     else:
         lines.append("2. (the stack has no bucket output: nothing to empty)")
+    if prefix:
+        lines.append(
+            f"   then the study event rules and queues {prefix}-*: events.list_rules, "
+            "remove_targets and delete_rule; sqs.list_queues and delete_queue"
+        )
     lines += [
         f"3. {delete_call(stack).render()}",
         f"4. wait stack_delete_complete ({waiting.describe()})",

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 from click.testing import CliRunner, Result
 
+from hpo.backends.batch.subscription import subscribe
 from hpo.cli import main
 from tests.infra.conftest import (
     FAST,
@@ -97,9 +98,20 @@ def test_deploy_creates_and_teardown_empties_and_deletes() -> None:
     assert deleting.calls == []
     assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 3
 
+    sqs, events = (
+        boto3.client("sqs", region_name=REGION),
+        boto3.client("events", region_name=REGION),
+    )
+    made = subscribe(sqs, events, prefix=outputs["StudyEventsPrefix"], study="left-behind",
+                     job_queue=outputs["JobQueueArn"],
+                     dead_letter_arn=outputs["EventsDeadLetterQueueArn"])  # fmt: skip
+
     removed = _invoke(["teardown", "--stack", STACK, "--yes"], session)
     assert removed.exit_code == 0, removed.output
     assert f"deleted 4 object versions from s3://{bucket}" in removed.output
+    assert "deleted 2 study event rules and queues" in removed.output  # an interrupted study's
+    assert events.list_rules(NamePrefix=made.rule_name)["Rules"] == []
+    assert made.queue_url not in sqs.list_queues().get("QueueUrls", [])
     listing = s3.list_object_versions(Bucket=bucket)
     assert "Versions" not in listing and "DeleteMarkers" not in listing
     assert deleting.calls == [

@@ -106,6 +106,7 @@ def test_teardown_dry_run_changes_nothing(stack_outputs: dict[str, str]) -> None
     assert f"every object version in s3://{bucket}" in result.output
     assert f"cloudformation.delete_stack(StackName='{STACK}')" in result.output
     assert "wait stack_delete_complete" in result.output
+    assert f"study event rules and queues {stack_outputs['StudyEventsPrefix']}-*" in result.output
     assert guard.calls == [("cloudformation", "describe_stacks")]
     cfn = boto3.client("cloudformation", region_name=REGION)
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
