@@ -82,4 +82,6 @@ RESERVED = frozenset(
 STUDY_SPEC = "hpo_spec"
 STUDY_RUN_SECONDS = "hpo_run_seconds"
 STUDY_LEASE = "hpo_lease"
+STUDY_COST_USD = "hpo_cost_usd"  # dollars the study's trials spent so far (priced backends)
+STUDY_GPU_HOURS = "hpo_gpu_hours"
 STUDY_STOP = "hpo_stop"  # {"cancel": bool, "at": epoch}: set by `hpo stop`, read by the controller

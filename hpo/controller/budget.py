@@ -90,5 +90,7 @@ class Budget:
         return max(0, min(left, self.spec.max_parallel - inflight))
 
     def save(self, study: optuna.Study) -> None:
-        """Persist the run time so far (called on exit and periodically)."""
+        """Persist the run time so far, and what was spent (called on exit and periodically)."""
         study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self.elapsed(), 3))
+        if self.spending is not None:
+            self.spending.save(study)

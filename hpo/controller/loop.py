@@ -75,7 +75,7 @@ class Controller:
         self.watcher = Watcher(backend, self.clock, self.fail)
         self.accounts = Accounts(backend, self.clock.now)
         self.closing = Closing(study, store, self.layout, self.accounts, self.clock, artifact_store)
-        self.spending = Spending(spec.budget, self._inflight_spend)
+        self.spending = Spending(spec.budget, self._inflight_spend, priced=backend.priced)
         self.budget.watch_spending(self.spending)
         self._space = build.distributions(spec)
         self._n_objectives = len(spec.objective.study_directions)

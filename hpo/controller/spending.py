@@ -31,9 +31,12 @@ def _number(value: object) -> float:
 class Spending:
     """The study's spend against its caps. See the module docstring."""
 
-    def __init__(self, spec: BudgetSpec, inflight: Callable[[], list[Spend]]) -> None:
+    def __init__(
+        self, spec: BudgetSpec, inflight: Callable[[], list[Spend]], *, priced: bool = False
+    ) -> None:
         self.spec = spec
         self.inflight = inflight
+        self.priced = priced  # the backend prices its attempts: totals are worth showing
         self.usd = 0.0  # finished trials
         self.gpu_hours = 0.0
         self.trials = 0  # finished trials counted in the averages
@@ -64,6 +67,13 @@ class Spending:
         running = self.inflight()
         usd = self.usd + sum(s.usd or 0.0 for s in running)
         return Spend(0.0, self.gpu_hours + sum(s.gpu_hours for s in running), usd)
+
+    def save(self, study: optuna.Study) -> None:
+        """The totals so far as study attributes (the dashboard shows them with the study)."""
+        if self.priced:
+            spent = self.spent()
+            study.set_user_attr(attrs.STUDY_COST_USD, round(spent.usd or 0.0, 4))
+            study.set_user_attr(attrs.STUDY_GPU_HOURS, round(spent.gpu_hours, 4))
 
     def _committed(self, cap: float, spent: float, so_far: list[float], mean: float) -> bool:
         """Whether spent + the expected rest of the trials in flight + one more passes ``cap``."""

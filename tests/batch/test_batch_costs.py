@@ -15,12 +15,14 @@ import optuna
 import pytest
 from click.testing import CliRunner
 from optuna.trial import TrialState
+from werkzeug.test import Client
 
 from hpo import attrs
 from hpo.backends.batch import make_batch_backend
 from hpo.cli import main
 from hpo.controller.clock import FakeClock
 from hpo.controller.loop import Controller, RunSummary
+from hpo.inspect.dashboard import dashboard_app
 from hpo.spec import build
 from hpo.spec.loader import load_study
 from hpo.store.s3 import S3Store
@@ -107,6 +109,16 @@ def test_a_reclaimed_trial_accounts_and_prices_every_attempt(
     assert doc["retries"] == 2
     screen = CliRunner().invoke(main, ["status", str(path)]).stdout
     assert f"cost: ${expected:.3f} spent" in screen
+
+    study = load_study(path)  # the dashboard: per trial (user attrs) and for the study
+    app = dashboard_app(build.storage(study.storage_url), None, read_only=True)
+    shown = json.loads(Client(app).get("/api/studies/0").get_data())
+    (row,) = shown["trials"]
+    attrs_shown = {a["key"]: a["value"] for a in row["user_attrs"]}
+    assert float(attrs_shown[attrs.COST_USD]) == pytest.approx(expected, abs=1e-6)
+    summaries = json.loads(Client(app).get("/api/studies").get_data())["study_summaries"]
+    study_attrs = {a["key"]: a["value"] for a in summaries[0]["user_attrs"]}
+    assert float(study_attrs[attrs.STUDY_COST_USD]) == pytest.approx(expected, abs=1e-4)
 
 
 def test_an_instance_without_a_price_is_unpriced_never_free(
