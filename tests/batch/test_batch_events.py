@@ -3,6 +3,7 @@ through moto's EventBridge to the study's own SQS queue; DescribeJobs only recon
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo.backends.batch import make_batch_backend
-from hpo.backends.batch.subscription import resource_name
+from hpo.backends.batch.subscription import event_pattern, resource_name
 from hpo.controller.clock import FakeClock
 from hpo.controller.loop import Controller, RunSummary
 from hpo.spec import build
@@ -21,6 +22,7 @@ from hpo.store.s3 import S3Store
 from hpo.testing.fake_batch import FakeBatch, Timings
 from tests.batch.conftest import (
     EVENTS_PREFIX,
+    QUEUE,
     REGION,
     REPO,
     STACK_NAME,
@@ -81,3 +83,29 @@ def test_without_a_queue_the_controller_polls_as_before(
     summary = run(path, fake, clock, s3, fake_clients(fake, clock))
     assert summary.complete == 4
     assert fake.calls["DescribeJobs"] >= 4  # every poll describes the jobs
+
+
+def test_a_queue_of_your_own_is_read_and_kept(
+    make_fake: Callable[..., FakeBatch],
+    s3: Any,
+    event_stack: dict[str, str],
+    write_batch_study: Callable[..., Path],
+) -> None:
+    sqs, events = (
+        boto3.client("sqs", region_name=REGION),
+        boto3.client("events", region_name=REGION),
+    )
+    url = sqs.create_queue(QueueName="my-study-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(Name="mine", EventPattern=json.dumps(event_pattern("own", QUEUE)))
+    events.put_targets(Rule="mine", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+    clock = FakeClock()
+    fake = make_fake(clock, Timings(submitted=1, runnable=5, starting=2, run=40))
+    path = write_batch_study("own", n_trials=4, max_parallel=2, poll_interval=30,
+                             command=f"[python, {QUICK_TRAINER}]",
+                             extra=f"  events_queue_url: {url}\n")  # fmt: skip
+
+    summary = run(path, fake, clock, s3, event_clients(fake, clock, {}))
+
+    assert summary.complete == 4 and fake.calls["DescribeJobs"] <= 2
+    assert url in sqs.list_queues()["QueueUrls"]  # yours: left in place
