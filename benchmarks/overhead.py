@@ -268,7 +268,7 @@ THROUGHPUT_HEAD = (
 def report_utilisation(rows: list[Utilisation], n: int, a: argparse.Namespace) -> str:
     lines = [f"Utilisation: {n} trials at {a.parallel} parallel, durations log-normal (median "
              f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, "
-             f"{'default TPE' if a.sampler == 'tpe' else a.sampler + ' sampler'}.", "",
+             f"sampler {a.sampler}.", "",
              UTILISATION_HEAD, "|---" * UTILISATION_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
         fsyncs = f"{r.fsyncs:.2f}" if r.fsyncs else "-"
@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--median", type=float, default=30.0, help="part 1 median duration, s")
     parser.add_argument("--sigma", type=float, default=1.0, help="log-normal shape")
     parser.add_argument("--poll", type=float, default=1.0, help="backend poll interval, s")
-    parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="part 1")
+    parser.add_argument("--sampler", default="auto", choices=["auto", "tpe", "gp", "random"],
+                        help="part 1")
     parser.add_argument("--history", type=int, nargs="+", help="part 2 (default 1000 10000)")
     parser.add_argument("--wide", type=int, help="part 2 parallel (default 1000; --quick 200)")
     parser.add_argument("--extra", type=int, help="part 2 trials after the history (3x wide)")

@@ -39,6 +39,7 @@ EXIT_CODE = "exit_code"
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
+NOT_STARTED = "not_started"  # prepared ahead, closed when the run ended: not a failure
 
 RESERVED = frozenset(
     {
@@ -59,6 +60,7 @@ RESERVED = frozenset(
         ATTEMPTS_LOG,
         METRICS,
         RETRY_OF,
+        NOT_STARTED,
     }
 )
 
@@ -66,4 +68,5 @@ RESERVED = frozenset(
 STUDY_SPEC = "hpo_spec"
 STUDY_RUN_SECONDS = "hpo_run_seconds"
 STUDY_LEASE = "hpo_lease"
+STUDY_SAMPLER = "hpo_sampler"  # what `sampler: auto` chose and why (kept across resumes)
 STUDY_STOP = "hpo_stop"  # {"cancel": bool, "at": epoch}: set by `hpo stop`, read by the controller

@@ -18,6 +18,7 @@ from hpo.controller.report import ConsoleReporter
 from hpo.errors import BudgetError
 from hpo.inspect.artifacts import artifact_store_for
 from hpo.runtime import make_backend, make_store, open_storage
+from hpo.sampling.auto import AutoSampler
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, load_study
 
@@ -41,6 +42,7 @@ def run(study_file: str) -> None:
     optuna_study = build.create_study(study, storage)
     console.print(f"study [bold]{study.spec.name}[/] on {study.spec.backend.type} backend")
     console.print(f"storage: {study.storage_url}")
+    console.print(f"sampler: {_sampler_line(optuna_study)}")
     console.print(
         f"dashboard: hpo dashboard {study_file}  (or: optuna-dashboard {study.storage_url})"
     )
@@ -74,6 +76,13 @@ def run(study_file: str) -> None:
         )
     if summary.reason == StopReason.INTERRUPTED:
         sys.exit(130)
+
+
+def _sampler_line(optuna_study) -> str:
+    sampler = optuna_study.sampler
+    if isinstance(sampler, AutoSampler):
+        return sampler.choice.describe()
+    return type(sampler).__name__
 
 
 def _stop_handler(controller: Controller, console: Console) -> Handler:

@@ -37,7 +37,7 @@ class Budget:
     def load(self, study: optuna.Study) -> None:
         """Count what earlier runs finished and how long they ran."""
         for trial in study.get_trials(deepcopy=False):
-            if trial.state in self.counts:
+            if trial.state in self.counts and not trial.user_attrs.get(attrs.NOT_STARTED):
                 self.counts[trial.state] += 1
         self._previous_seconds = float(study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
         self._since = self.monotonic()
@@ -77,6 +77,16 @@ class Budget:
         if self.max_trials is not None:
             left = min(left, self.max_trials - self.finished - self.failed - inflight)
         return max(0, min(left, self.spec.max_parallel - inflight))
+
+    def spare(self, asked: int) -> int:
+        """How many trials may still be asked beyond ``asked`` in flight or prepared (the
+        slot limit aside: prepared trials wait for a slot)."""
+        if self.exhausted_reason() is not None:
+            return 0
+        left = self.spec.n_trials - self.finished - asked
+        if self.max_trials is not None:
+            left = min(left, self.max_trials - self.finished - self.failed - asked)
+        return max(0, left)
 
     def save(self, study: optuna.Study) -> None:
         """Persist the run time so far (called on exit and periodically)."""

@@ -26,6 +26,7 @@ from hpo.controller.failpoints import Failpoints
 from hpo.controller.inflight import InFlight, closing_attrs
 from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
+from hpo.controller.proposer import Proposer
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
 from hpo.controller.summary import RunSummary, summarize
@@ -69,6 +70,8 @@ class Controller:
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
         self._space = build.distributions(spec)
+        self.proposer = Proposer(study, self._space, self.clock,
+                                 max_parallel=spec.budget.max_parallel)  # fmt: skip
         self._n_objectives = len(spec.objective.study_directions)
         self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective
         self._prunable = self._tracks_progress and spec.pruner.type != "none"
@@ -93,17 +96,24 @@ class Controller:
             self.budget.load(self.study)
             self._clear_stop_request()
             for inflight in recover_inflight(self.study, self.backend, self.layout):
-                self._inflight[inflight.number] = inflight
+                if inflight.job_id is None and inflight.stage is Stage.ASKED:
+                    self.proposer.adopt(inflight.trial)  # asked, never staged: run it next
+                else:
+                    self._inflight[inflight.number] = inflight
             self._best = self._best_value()
             self.reporter.started(self._snapshot())
             try:
                 while True:
+                    next_poll = self.clock.monotonic() + self.backend.poll_interval
                     self.tick()
                     if self._finished():
                         break
-                    self.clock.wait(self.backend.poll_interval, self._stop)
+                    self._prepare(until=next_poll)
+                    self.clock.wait(max(0.0, next_poll - self.clock.monotonic()), self._stop)
                 if self._cancel:
                     self._cancel_inflight()
+                if not self._stop.is_set():  # an interrupted run leaves them to the next
+                    self.proposer.close(str(self._stop_reason() or StopReason.COMPLETE))
             finally:
                 self.budget.save(self.study)
         summary = self._summary()
@@ -168,13 +178,23 @@ class Controller:
     # ------------------------------------------------------------------ ask, stage, submit
 
     def _refill(self) -> None:
+        filled = 0
         while not self._stop.is_set() and self.budget.room(len(self._inflight)) > 0:
-            trial = self.study.ask(self._space)
+            trial = self.proposer.take()
+            filled += 1
             self.fail.hit("after_ask")
             inflight = InFlight(trial=trial, number=trial.number)
             self._inflight[trial.number] = inflight
             self._stage(inflight)
             self._submit(inflight)
+        self.proposer.note_poll(filled)
+
+    def _prepare(self, until: float) -> None:
+        """Use the time before the next poll to ask ahead (see ``hpo.controller.proposer``)."""
+        if not self._stop.is_set():
+            spare = self.budget.spare(len(self._inflight) + len(self.proposer.prepared))
+            self.proposer.prepare(spare, until)
+            self._sync()
 
     def _stage(self, f: InFlight) -> None:
         """Write params.json and record where the trial lives (before any job can exist)."""

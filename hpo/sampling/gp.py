@@ -13,6 +13,7 @@ derived from the seed and the trial's number for the same reason.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+from scipy import stats
 from threadpoolctl import ThreadpoolController
 
 from hpo.sampling import gp_acquisition, gp_model
@@ -94,8 +96,12 @@ class GPSampler(BaseSampler):
         y = _standardise(np.array([t.value for t in complete], dtype=float), study.direction)
         gp = self._fit(x, y, space)
         rng = np.random.default_rng([self._seed, trial.number])
-        row = gp_acquisition.propose(gp.with_pending(seen[len(complete) :]), space,
-                                     float(y.max()), seen, rng)  # fmt: skip
+        pending = seen[len(complete) :]
+        # The kriging believer: each running trial is believed to score its posterior mean.
+        # That value counts as observed, so the bar to beat rises to it; the variance at the
+        # running trials' points goes (GP.with_pending), and so does their improvement.
+        best = max(float(y.max()), float(gp.posterior(pending)[0].max(initial=-np.inf)))
+        row = gp_acquisition.propose(gp.with_pending(pending), space, best, seen, rng)
         return space.decode(row)
 
     def sample_independent(
@@ -168,5 +174,11 @@ def _standardise(values: np.ndarray, direction: StudyDirection) -> np.ndarray:
     if len(finite) == 0:
         return np.zeros_like(y)
     y = np.clip(np.nan_to_num(y, nan=finite.min()), finite.min(), finite.max())
+    warp = os.environ.get("HPO_GP_WARP", "none")
+    if warp == "copula":
+        ranks = stats.rankdata(y, method="average")
+        y = stats.norm.ppf(ranks / (len(y) + 1))
+    elif warp == "yeojohnson" and y.std() > 0:
+        y = stats.yeojohnson((y - y.mean()) / y.std())[0]
     sd = y.std()
     return (y - y.mean()) / (sd if sd > 0 else 1.0)

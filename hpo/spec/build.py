@@ -20,7 +20,10 @@ from optuna.distributions import (
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
 
+from hpo import attrs
 from hpo.errors import SpecError, StorageError
+from hpo.sampling import auto
+from hpo.sampling.gp import GPSampler
 from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
@@ -62,35 +65,52 @@ def grid(spec: m.StudySpec, source: str) -> dict[str, list[Any]]:
     return out
 
 
-def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseSampler:
-    """The sampler the spec asks for (TPE with constant liar and multivariate by default).
+def derived_seed(seed: int | None, n_trials: int) -> int | None:
+    """The seed for a run that starts on a study already holding ``n_trials`` trials.
 
-    TPE is Optuna's, with per-trial work cached (same proposals, see ``hpo.sampling.tpe``).
-    """
+    A resumed study must not replay its first proposals, so every run after the first one
+    seeds its sampler with ``seed + n_trials``: still reproducible, never the same sequence.
+    QMC and grid keep the file's seed: they index one fixed sequence by the study's trials,
+    so the same seed is what continues it."""
+    if seed is None or n_trials == 0:
+        return seed
+    return (seed + n_trials) % 2**32
+
+
+def sampler(
+    spec: m.StudySpec,
+    source: str = "<study>",
+    *,
+    n_trials: int = 0,
+    choice: auto.Choice | None = None,
+) -> optuna.samplers.BaseSampler:
+    """The sampler the spec asks for, for a study that already holds ``n_trials`` trials.
+
+    ``auto`` uses ``choice`` when a previous run recorded one (a resumed study keeps its
+    sampler), else :func:`hpo.sampling.auto.choose`. TPE is Optuna's, with per-trial work
+    cached (same proposals, see ``hpo.sampling.tpe``)."""
     s = spec.sampler
-    seed = s.seed
+    seed = derived_seed(s.seed, n_trials)
+    if isinstance(s, opt.AutoSamplerSpec):
+        choice = choice or auto_choice(spec)
+        return auto.AutoSampler(choice, gp=_gp(spec, seed), tpe=_tpe(opt.TPESamplerSpec(), seed))
     if isinstance(s, opt.TPESamplerSpec):
-        return CachingTPESampler(
-            seed=seed,
-            n_startup_trials=s.n_startup_trials,
-            n_ei_candidates=s.n_ei_candidates,
-            multivariate=s.multivariate,
-            constant_liar=s.constant_liar,
-            group=s.group and s.multivariate,
-        )
+        return _tpe(s, seed)
     if isinstance(s, opt.GPSamplerSpec):
+        return _gp(spec, seed, s)
+    if isinstance(s, opt.OptunaGPSamplerSpec):
         try:
             return optuna.samplers.GPSampler(
                 seed=seed,
                 n_startup_trials=s.n_startup_trials,
                 deterministic_objective=s.deterministic_objective,
             )
-        except ImportError as exc:  # GPSampler needs torch and scipy
+        except ImportError as exc:  # Optuna's GPSampler needs torch
             raise SpecError(
-                f"the gp sampler needs extra packages: {exc}",
+                f"the optuna_gp sampler needs extra packages: {exc}",
                 file=source,
                 field="sampler.type",
-                hint="pip install torch scipy, or use 'tpe'",
+                hint="pip install 'hpo[optuna-gp]', or use 'gp' (hpo's, no extra packages)",
             ) from None
     if isinstance(s, opt.CmaEsSamplerSpec):
         return optuna.samplers.CmaEsSampler(
@@ -103,8 +123,8 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
         return optuna.samplers.RandomSampler(seed=seed)
     if isinstance(s, opt.QMCSamplerSpec):
         return optuna.samplers.QMCSampler(
-            seed=seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
-        )
+            seed=s.seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
+        )  # QMC continues its sequence across runs by itself: keep the seed that scrambles it
     if isinstance(s, opt.NSGAIISamplerSpec):
         return optuna.samplers.NSGAIISampler(
             seed=seed,
@@ -112,7 +132,36 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             mutation_prob=s.mutation_prob,
             crossover_prob=s.crossover_prob,
         )
-    return GridSampler(grid(spec, source), seed=seed)
+    # The grid's order is a shuffle by the seed and trial k runs its k-th point: a resumed
+    # study must keep the same shuffle to continue it
+    return GridSampler(grid(spec, source), seed=s.seed)
+
+
+def auto_choice(spec: m.StudySpec) -> auto.Choice:
+    """What ``auto`` would choose for this study file."""
+    directions = spec.objective.study_directions
+    return auto.choose(distributions(spec), len(directions), spec.budget.n_trials)
+
+
+def _tpe(s: opt.TPESamplerSpec, seed: int | None) -> CachingTPESampler:
+    return CachingTPESampler(
+        seed=seed,
+        n_startup_trials=s.n_startup_trials,
+        n_ei_candidates=s.n_ei_candidates,
+        multivariate=s.multivariate,
+        constant_liar=s.constant_liar,
+        group=s.group and s.multivariate,
+    )
+
+
+def _gp(spec: m.StudySpec, seed: int | None, s: opt.GPSamplerSpec | None = None) -> GPSampler:
+    s = s or opt.GPSamplerSpec(type="gp")
+    return GPSampler(
+        seed=seed,
+        n_startup_trials=s.n_startup_trials,
+        deterministic_objective=s.deterministic_objective,
+        search_space=distributions(spec),
+    )
 
 
 def grid_size(spec: m.StudySpec) -> int | None:
@@ -159,20 +208,33 @@ def storage(url: str) -> optuna.storages.BaseStorage:
 
 
 def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
-    """Create the study, or load it when it exists (resume)."""
+    """Create the study, or load it when it exists (resume), with the spec's sampler.
+
+    The sampler is built once the study is open: its seed depends on how many trials the
+    study holds (:func:`derived_seed`), and ``auto`` reuses the choice an earlier run
+    recorded in the study's user attributes (recorded here on the first run)."""
     spec = study.spec
     directions = spec.objective.study_directions
     kwargs: dict[str, Any] = (
         {"directions": directions} if len(directions) > 1 else {"direction": directions[0]}
     )
-    return optuna.create_study(
+    optuna_study = optuna.create_study(
         storage=storage_obj,
         study_name=spec.name,
-        sampler=sampler(spec, str(study.path)),
+        sampler=optuna.samplers.RandomSampler(),  # replaced below
         pruner=pruner(spec.pruner),
         load_if_exists=True,
         **kwargs,
     )
+    choice = None
+    if isinstance(spec.sampler, opt.AutoSamplerSpec):
+        choice = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
+        if choice is None:
+            choice = auto_choice(spec)
+            optuna_study.set_user_attr(attrs.STUDY_SAMPLER, choice.as_attr())
+    n_trials = len(optuna_study.get_trials(deepcopy=False))
+    optuna_study.sampler = sampler(spec, str(study.path), n_trials=n_trials, choice=choice)
+    return optuna_study
 
 
 class GroupCommitJournalFile(JournalFileBackend):

@@ -160,8 +160,10 @@ def _field_path(loc: Sequence[object]) -> str:
 def _collect_tags() -> set[str]:
     """Discriminator values pydantic puts into error locations; they are not YAML keys."""
     return {
+        "auto",
         "tpe",
         "gp",
+        "optuna_gp",
         "cmaes",
         "random",
         "qmc",

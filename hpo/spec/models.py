@@ -285,8 +285,11 @@ class StudySpec(_Model):
     @model_validator(mode="after")
     def _sampler_fits(self) -> StudySpec:
         multi = len(self.objective.study_directions) > 1
-        if multi and self.sampler.type == "cmaes":
-            raise ValueError("sampler 'cmaes' supports one objective only; use tpe or nsga2")
+        if multi and self.sampler.type in ("cmaes", "gp"):
+            raise ValueError(
+                f"sampler '{self.sampler.type}' supports one objective only; use auto, tpe, "
+                "nsga2 or optuna_gp"
+            )
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
         return self
