@@ -19,6 +19,7 @@ from hpo.errors import BudgetError
 from hpo.inspect.artifacts import artifact_store_for
 from hpo.runtime import make_backend, make_store, open_storage
 from hpo.spec import build
+from hpo.spec.describe import describe
 from hpo.spec.loader import StudyFile, load_study
 
 
@@ -27,8 +28,9 @@ from hpo.spec.loader import StudyFile, load_study
 def validate(study_file: str) -> None:
     """Check STUDY_FILE and print what it would run."""
     study = load_study(study_file)
+    build.check_requirements(study.spec, str(study.path), study.storage_url)
     build.sampler(study.spec, str(study.path))
-    click.echo(f"{study.path}: ok (study {study.spec.name!r}, storage {study.storage_url})")
+    click.echo("\n".join(describe(study)))
 
 
 @click.command()
@@ -36,6 +38,7 @@ def validate(study_file: str) -> None:
 def run(study_file: str) -> None:
     """Run (or resume) the study in STUDY_FILE until its budget is spent."""
     study = load_study(study_file)
+    build.check_requirements(study.spec, str(study.path), study.storage_url)
     console = Console(highlight=False, soft_wrap=True)
     storage = open_storage(study)
     optuna_study = build.create_study(study, storage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -113,6 +114,45 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             crossover_prob=s.crossover_prob,
         )
     return GridSampler(grid(spec, source), seed=seed)
+
+
+# What a sampler or a storage needs beyond hpo's own dependencies: modules, and the extra
+# (``pip install 'hpo[EXTRA]'``) that installs them.
+_SAMPLER_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "cmaes": (("cmaes",), "cmaes"),
+    "gp": (("torch", "scipy"), "gp"),
+}
+_STORAGE_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "postgresql": (("psycopg2",), "postgresql"),
+    "postgresql+psycopg2": (("psycopg2",), "postgresql"),
+}
+
+
+def check_requirements(
+    spec: m.StudySpec,
+    source: str,
+    storage_url: str | None = None,
+    *,
+    find: Callable[[str], object] = importlib.util.find_spec,
+) -> None:
+    """Refuse, at validation, a sampler or storage whose optional packages are missing."""
+    checks = [("sampler.type", spec.sampler.type, _SAMPLER_NEEDS.get(spec.sampler.type))]
+    if storage_url and "://" in storage_url:
+        scheme = storage_url.split("://", 1)[0]
+        checks.append(("storage", scheme, _STORAGE_NEEDS.get(scheme)))
+    for field, what, needs in checks:
+        if needs is None:
+            continue
+        modules, extra = needs
+        missing = [name for name in modules if find(name) is None]
+        if missing:
+            raise SpecError(
+                f"{what!r} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                "not installed",
+                file=source,
+                field=field,
+                hint=f"pip install 'hpo[{extra}]'",
+            )
 
 
 def grid_size(spec: m.StudySpec) -> int | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hpo.spec.base import SpecModel as _Model
 from hpo.spec.optimizers import NoPrunerSpec, PrunerSpec, SamplerSpec, TPESamplerSpec
@@ -80,7 +80,41 @@ class ObjectiveSpec(_Model):
 # --------------------------------------------------------------------------- search space
 
 
-class FloatParam(_Model):
+class _Param(_Model):
+    """A search-space entry. ``default`` is the value trials that lack the parameter ran with
+    (a parameter added to an existing study, a trial copied by ``warm_start``)."""
+
+    default: Any = None
+
+    @property
+    def has_default(self) -> bool:
+        return "default" in self.model_fields_set
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not a value of this parameter (``None`` when it is one)."""
+        raise NotImplementedError
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` (already checked) in the type Optuna stores for this parameter."""
+        return value
+
+    def _check_default(self) -> None:
+        if self.has_default and (problem := self.problem(self.default)) is not None:
+            raise ValueError(f"'default': {problem}")
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    k = (value - low) / step
+    return abs(k - round(k)) <= 1e-8 * max(1.0, abs(k))
+
+
+class FloatParam(_Param):
     type: Literal["float"]
     low: float
     high: float
@@ -97,10 +131,24 @@ class FloatParam(_Model):
             raise ValueError("'log' and 'step' cannot be combined")
         if self.step is not None and self.step <= 0:
             raise ValueError("'step' must be positive")
+        self._check_default()
         return self
 
+    def problem(self, value: object) -> str | None:
+        number = _number(value)
+        if number is None:
+            return f"{value!r} is not a finite number"
+        if not self.low <= number <= self.high:
+            return f"{value!r} is outside [{self.low:g}, {self.high:g}]"
+        if self.step is not None and not _on_step(number, self.low, self.step):
+            return f"{value!r} is not on the grid low + k * step ({self.step:g})"
+        return None
 
-class IntParam(_Model):
+    def coerce(self, value: Any) -> Any:
+        return float(value)
+
+
+class IntParam(_Param):
     type: Literal["int"]
     low: int
     high: int
@@ -117,15 +165,39 @@ class IntParam(_Model):
             raise ValueError("'log' and 'step' cannot be combined")
         if self.step < 1:
             raise ValueError("'step' must be >= 1")
+        self._check_default()
         return self
+
+    def problem(self, value: object) -> str | None:
+        number = _number(value)
+        if number is None or number != int(number):
+            return f"{value!r} is not an integer"
+        if not self.low <= number <= self.high:
+            return f"{value!r} is outside [{self.low}, {self.high}]"
+        if (int(number) - self.low) % self.step:
+            return f"{value!r} is not low + k * step ({self.step})"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        return int(value)
 
 
 Choice = bool | int | float | str | None
 
 
-class CategoricalParam(_Model):
+class CategoricalParam(_Param):
     type: Literal["categorical"]
     choices: list[Choice] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> CategoricalParam:
+        self._check_default()
+        return self
+
+    def problem(self, value: object) -> str | None:
+        if any(type(c) is type(value) and c == value for c in self.choices):
+            return None
+        return f"{value!r} is not one of {self.choices}"
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
@@ -158,10 +230,16 @@ class RetrySpec(_Model):
 
 
 class TrainerSpec(_Model):
-    """The command a trial runs: a process locally, the container command on Batch."""
+    """The command a trial runs: a process locally, the container command on Batch.
+
+    ``timeout`` bounds one attempt: locally SIGTERM, then SIGKILL after the grace period; on
+    Batch the attempt timeout. A timed-out trial fails and is not retried."""
 
     command: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    timeout: float | None = None
+
+    _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
     @field_validator("command", mode="before")
     @classmethod
@@ -248,6 +326,25 @@ class BatchBackendSpec(_Model):
 BackendSpec = Annotated[LocalBackendSpec | BatchBackendSpec, Field(discriminator="type")]
 
 
+# --------------------------------------------------------------------------- warm start
+
+
+class WarmStartSpec(_Model):
+    """Copy the finished trials of another study: its study file, or a storage and a name."""
+
+    from_: str | None = Field(None, alias="from")
+    storage: str | None = None
+    study: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WarmStartSpec:
+        if self.from_ is not None and (self.storage or self.study):
+            raise ValueError("give either 'from' (a study file) or 'storage' and 'study'")
+        if self.from_ is None and not (self.storage and self.study):
+            raise ValueError("give 'from: OTHER.yaml', or both 'storage' and 'study'")
+        return self
+
+
 # --------------------------------------------------------------------------- the study
 
 
@@ -265,6 +362,8 @@ class StudySpec(_Model):
     retries: RetrySpec = Field(default_factory=RetrySpec)
     trainer: TrainerSpec
     backend: BackendSpec = Field(default_factory=LocalBackendSpec)
+    enqueue: list[dict[str, Any]] = Field(default_factory=list)
+    warm_start: WarmStartSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -290,3 +389,50 @@ class StudySpec(_Model):
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
         return self
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> StudySpec:
+        backend_timeout = getattr(self.backend, "timeout", None)
+        if backend_timeout is not None and self.trainer.timeout is not None:
+            raise ValueError("give the attempt timeout once: 'trainer.timeout' (backend.timeout "
+                             "is its older name on batch)")  # fmt: skip
+        if self.backend.type == "batch" and (self.trainer.timeout or 60) < 60:
+            raise ValueError("trainer.timeout: AWS Batch needs a timeout of at least 60 seconds")
+        return self
+
+    @field_validator("enqueue")
+    @classmethod
+    def _enqueued_sets_fit(cls, sets: list[dict[str, Any]], info: ValidationInfo) -> list:
+        space = info.data.get("search_space")
+        for i, params in enumerate(sets):
+            problem = params_problem(space, params) if space else None
+            if problem is not None:
+                raise ValueError(f"set {i}: {problem}")
+        return sets
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """Seconds one attempt may run: ``trainer.timeout`` (or batch's ``backend.timeout``)."""
+        return self.trainer.timeout or getattr(self.backend, "timeout", None)
+
+    def enqueued(self) -> list[dict[str, Any]]:
+        """The ``enqueue:`` sets with each value in the type Optuna stores."""
+        return [coerce_params(self.search_space, params) for params in self.enqueue]
+
+
+def params_problem(space: dict[str, Param], params: dict[str, Any]) -> str | None:
+    """Why ``params`` is not a (partial) point of ``space``; ``None`` when it is one."""
+    if not isinstance(params, dict) or not params:
+        return "expected a mapping of parameter names to values"
+    for name, value in params.items():
+        if name not in space:
+            return f"unknown parameter {name!r} (the search space has {', '.join(space)})"
+        problem = space[name].problem(value)
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
+
+
+def coerce_params(space: dict[str, Param], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (checked by :func:`params_problem`) in the types Optuna stores."""
+    return {name: space[name].coerce(value) for name, value in params.items()}
