@@ -40,7 +40,7 @@ def test_validate_prints_the_resolved_study(write_study) -> None:
 
 def test_validate_masks_a_database_password(write_study) -> None:
     path = write_study(MINIMAL_STUDY + "storage: postgresql://hpo:s3cret@db.example/hpo\n")
-    code, out = run_cli("validate", str(path))
+    _, out = run_cli("validate", str(path))
     assert "s3cret" not in out
     assert "postgresql://hpo:***@db.example/hpo (postgresql database)" in out, out
 
@@ -104,6 +104,6 @@ def test_enqueued_sets_and_defaults_are_checked_against_the_space(write_study) -
     with pytest.raises(SpecError, match="n: 4 is not low"):
         parse_spec(text + "enqueue: [{n: 4}]\n")
     assert parse_spec(text + "enqueue: [{x: 1, n: 5}]\n").enqueued() == [{"x": 1.0, "n": 5}]
-    with pytest.raises(SpecError, match="search_space.x: 'default': 9 is outside"):
+    with pytest.raises(SpecError, match=r"search_space\.x: 'default': 9 is outside"):
         parse_spec(MINIMAL_STUDY.replace("high: 5}", "high: 5, default: 9}"))
     assert load_study(write_study(MINIMAL_STUDY)).spec.enqueue == []

@@ -146,9 +146,9 @@ def check_requirements(
         modules, extra = needs
         missing = [name for name in modules if find(name) is None]
         if missing:
+            verb = "is" if len(missing) == 1 else "are"
             raise SpecError(
-                f"{what!r} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-                "not installed",
+                f"{what!r} needs {' and '.join(missing)}, which {verb} not installed",
                 file=source,
                 field=field,
                 hint=f"pip install 'hpo[{extra}]'",
