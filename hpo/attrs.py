@@ -39,6 +39,10 @@ EXIT_CODE = "exit_code"
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
+# {"study": name, "trial": number}: copied by warm_start (prior knowledge, not this study's work)
+WARM_START_OF = "warm_start_of"
+# Why hpo itself stopped the trial ("budget.timeout", "hpo stop --cancel"): not a trainer failure
+STOPPED_BY = "stopped_by"
 
 RESERVED = frozenset(
     {
@@ -59,6 +63,8 @@ RESERVED = frozenset(
         ATTEMPTS_LOG,
         METRICS,
         RETRY_OF,
+        WARM_START_OF,
+        STOPPED_BY,
     }
 )
 

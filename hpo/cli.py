@@ -58,6 +58,7 @@ def _register() -> None:
 
     main.add_command(run.run)
     main.add_command(run.validate)
+    main.add_command(run.enqueue)
     from hpo.commands import stop
 
     main.add_command(stop.stop)

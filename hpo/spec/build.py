@@ -26,7 +26,7 @@ from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec import optimizers as opt
-from hpo.spec.loader import StudyFile
+from hpo.spec.loader import StudyFile, display_url
 
 
 def distributions(spec: m.StudySpec) -> dict[str, BaseDistribution]:
@@ -193,7 +193,7 @@ def storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.JournalStorage(GroupCommitJournalFile(url))
     except Exception as exc:
         raise StorageError(
-            f"cannot open storage {url!r}: {exc}",
+            f"cannot open storage {display_url(url)!r}: {exc}",
             hint="check the 'storage' field (a file path or a database URL)",
         ) from exc
 
