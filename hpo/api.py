@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import optuna
@@ -63,12 +63,13 @@ class Study:
         allow_changes: bool = False,
         reporter: Reporter | None = None,
         notify: Notify = print,
+        on_ready: Callable[[], None] = lambda: None,
     ) -> RunSummary:
-        """Run (or resume) the study until its budget is spent or Ctrl-C; returns the summary."""
+        """Run (or resume) the study until its budget is spent or Ctrl-C; returns the summary.
+        ``notify`` gets the notes (changes accepted, trials copied or enqueued)."""
         with contextlib.ExitStack() as stack:
-            opened = open_session(
-                self.file, reporter=reporter, notify=notify, allow_changes=allow_changes
-            )
+            opened = open_session(self.file, reporter=reporter, notify=notify,
+                                  allow_changes=allow_changes, on_ready=on_ready)  # fmt: skip
             session = stack.enter_context(opened)
             stack.enter_context(stop_on_signals(session.controller, notify))
             return session.controller.run()

@@ -71,9 +71,11 @@ def open_session(
     reporter: Reporter | None = None,
     notify: Notify = lambda _: None,
     allow_changes: bool = False,
+    on_ready: Callable[[], None] = lambda: None,
 ) -> Iterator[Session]:
     """See the module docstring. Raises ``SpecError`` (exit 2) for an unsafe change,
-    ``LeaseError`` (exit 3) when another controller runs the study."""
+    ``LeaseError`` (exit 3) when another controller runs the study. ``on_ready`` is called
+    once the checks passed and the lease is held, before any note."""
     study, notes = prepare_study(file, allow_changes=allow_changes)
     backend = make_backend(file)
     try:
@@ -81,6 +83,7 @@ def open_session(
         lease = Lease(study, now=time.time, study_file=str(file.path))
         lease.acquire()
         try:
+            on_ready()
             for note in notes:
                 notify(f"note: {note}")
             changes.save(study, file.spec)

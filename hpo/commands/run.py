@@ -40,19 +40,19 @@ def run(study_file: str, allow_changes: bool) -> None:
     study.check()
     file = study.file
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"study [bold]{file.spec.name}[/] on {file.spec.backend.type} backend")
-    console.print(f"storage: {escape(file.storage_display)}")
-    console.print(
-        f"dashboard: hpo dashboard {study_file}  (or: optuna-dashboard {file.storage_display})",
-        markup=False,
-    )
+
+    def header() -> None:
+        console.print(f"study [bold]{file.spec.name}[/] on {file.spec.backend.type} backend")
+        console.print(f"storage: {escape(file.storage_display)}")
+        dashboard = f"hpo dashboard {study_file}  (or: optuna-dashboard {file.storage_display})"
+        console.print(f"dashboard: {dashboard}", markup=False)
 
     def notify(text: str) -> None:
         style = "yellow" if text.startswith(("stopping", "note")) else None
         console.print(text, style=style, markup=False)
 
     summary = study.run(allow_changes=allow_changes, reporter=ConsoleReporter(console),
-                        notify=notify)  # fmt: skip
+                        notify=notify, on_ready=header)  # fmt: skip
     _print_summary(console, study, summary)
     if summary.reason == StopReason.FAILURES:
         limit = file.spec.budget.failure_limit
