@@ -22,7 +22,6 @@ from hpo.controller.failpoints import ENV as FAILPOINTS_ENV
 from hpo.session import open_session
 from hpo.spec import build
 from hpo.spec.loader import load_study
-from tests.conftest import REPO
 
 CHAOS = Path(__file__).parent / "data" / "chaos_trainer.py"
 SQUARE = Path(__file__).parent / "data" / "square_trainer.py"
@@ -161,11 +160,6 @@ def test_warm_start_copies_the_compatible_trials_and_tpe_uses_them(tmp_path: Pat
                               optuna.storages.InMemoryStorage())  # fmt: skip
     cold_first = cold.ask(build.distributions(file.spec)).params  # same seed, no history
     values = [loss(t.params) for t in copied]
-    assert (
-        loss(first) < statistics.quantile(values, [0.25])[0]
-        if hasattr(statistics, "quantile")
-        else True
-    )
     assert loss(first) < statistics.median(values) and loss(first) < loss(cold_first)
 
 
@@ -190,8 +184,3 @@ def test_warm_start_from_another_direction_is_refused(tmp_path: Path) -> None:
     target.write_text(target.read_text().replace("direction: minimize", "direction: maximize"))
     code, out = cli("run", str(target))
     assert code == 2 and "optimizes minimize, this study maximize" in out, out
-
-
-def test_the_example_quickstart_validates_with_warm_start_and_enqueue(tmp_path: Path) -> None:
-    text = (REPO / "studies" / "quickstart.yaml").read_text()
-    assert "enqueue:" not in text or load_study(REPO / "studies" / "quickstart.yaml").spec.enqueue
