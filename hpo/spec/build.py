@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from optuna.distributions import (
 )
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
+from sqlalchemy.exc import SQLAlchemyError
 
 from hpo.errors import SpecError, StorageError
 from hpo.sampling.grid import GridSampler
@@ -122,10 +124,7 @@ _SAMPLER_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
     "cmaes": (("cmaes",), "cmaes"),
     "gp": (("torch", "scipy"), "gp"),
 }
-_STORAGE_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "postgresql": (("psycopg2",), "postgresql"),
-    "postgresql+psycopg2": (("psycopg2",), "postgresql"),
-}
+_POSTGRESQL_EXTRA = "postgresql"
 
 
 def check_requirements(
@@ -137,9 +136,8 @@ def check_requirements(
 ) -> None:
     """Refuse, at validation, a sampler or storage whose optional packages are missing."""
     checks = [("sampler.type", spec.sampler.type, _SAMPLER_NEEDS.get(spec.sampler.type))]
-    if storage_url and "://" in storage_url:
-        scheme = storage_url.split("://", 1)[0]
-        checks.append(("storage", scheme, _STORAGE_NEEDS.get(scheme)))
+    if storage_url and storage_url.startswith("postgresql"):
+        checks.append(("storage", "postgresql", ((_db_driver(storage_url),), _POSTGRESQL_EXTRA)))
     for field, what, needs in checks:
         if needs is None:
             continue
@@ -153,6 +151,17 @@ def check_requirements(
                 field=field,
                 hint=f"pip install 'hpo[{extra}]'",
             )
+
+
+def _db_driver(url: str) -> str:
+    """The Python module SQLAlchemy loads for ``url`` (``psycopg`` for plain postgresql://
+    since SQLAlchemy 2.1, ``psycopg2`` before, or the one the URL names)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return str(make_url(url).get_dialect().driver)
+    except Exception:  # an unknown driver name: SQLAlchemy's own error says it when opened
+        return "psycopg"
 
 
 def grid_size(spec: m.StudySpec) -> int | None:
@@ -188,7 +197,7 @@ def storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``: an RDB URL, or a journal file path (the default)."""
     try:
         if "://" in url:
-            return optuna.storages.RDBStorage(url)
+            return _rdb_storage(url)
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(GroupCommitJournalFile(url))
     except Exception as exc:
@@ -196,6 +205,19 @@ def storage(url: str) -> optuna.storages.BaseStorage:
             f"cannot open storage {display_url(url)!r}: {exc}",
             hint="check the 'storage' field (a file path or a database URL)",
         ) from exc
+
+
+def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage. Two controllers starting at once on an empty database race to
+    create its tables; the loser's error is followed by a retry, which finds them made."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (optuna.exceptions.StorageInternalError, SQLAlchemyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
