@@ -110,3 +110,15 @@ def test_enqueued_sets_and_defaults_are_checked_against_the_space(write_study) -
     with pytest.raises(SpecError, match=r"search_space\.x: 'default': 9 is outside"):
         parse_spec(MINIMAL_STUDY.replace("high: 5}", "high: 5, default: 9}"))
     assert load_study(write_study(MINIMAL_STUDY)).spec.enqueue == []
+
+
+def test_the_readme_study_file_example_is_valid() -> None:
+    import re
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Study file\n", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    spec = parse_spec(block, source="README.md")
+    assert spec.trainer.timeout == 1800 and spec.warm_start.from_ == "pilot.yaml"
+    assert spec.enqueued() == [{"lr": 1e-3, "dropout": 0.1, "layers": 2, "optimizer": "adam"}]
+    assert spec.search_space["warmup"].has_default
