@@ -172,6 +172,8 @@ def test_copied_trials_are_not_this_studys_budget_and_are_copied_once(tmp_path: 
     assert "copied 40 trial(s); not copied: 1 failed" in out
     own = [t for t in load(target).trials if attrs.WARM_START_OF not in t.user_attrs]
     assert len(own) == 2  # n_trials: 2 of its own, after 40 copied
+    code, out = cli("status", str(target))
+    assert "trials: 2/2 done" in out and "(+40" in out and "copied by warm_start)" in out
     target.write_text(target.read_text().replace("n_trials: 2", "n_trials: 3"))
     code, out = cli("run", str(target))
     assert "copied 0 trial(s) (40 copied by an earlier run); not copied: 1 failed" in out

@@ -93,6 +93,8 @@ def _counts(snap: StudySnapshot) -> Text:
         line.append("  ")
     if snap.retries:
         line.append(f"retried attempts {snap.retries}", style="yellow")
+    if snap.copied:
+        line.append(f"(+{snap.copied} copied by warm_start)", style="dim")
     return line
 
 

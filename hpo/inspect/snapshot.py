@@ -117,6 +117,7 @@ class StudySnapshot:
     retries: int
     taken_at: float
     controller: ControllerInfo = field(default_factory=lambda: ControllerInfo("none"))
+    copied: int = 0  # trials copied by warm_start: history, not counted in ``counts``
 
     @property
     def done(self) -> int:
@@ -138,7 +139,8 @@ def take_snapshot(
     alive: Callable[[dict[str, Any]], bool] | None = None,
 ) -> StudySnapshot:
     """Read ``study`` once and summarise it as of ``now`` (epoch seconds)."""
-    trials = study.get_trials(deepcopy=False)
+    every = study.get_trials(deepcopy=False)
+    trials = [t for t in every if attrs.WARM_START_OF not in t.user_attrs]
     return StudySnapshot(
         study=study.study_name,
         directions=[d.name.lower() for d in study.directions],
@@ -152,6 +154,7 @@ def take_snapshot(
         retries=sum(len(t.user_attrs.get(attrs.ATTEMPTS_LOG) or []) for t in trials),
         taken_at=now,
         controller=controller_info(study.user_attrs, now, alive),
+        copied=len(every) - len(trials),
     )
 
 
