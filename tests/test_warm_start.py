@@ -186,3 +186,17 @@ def test_warm_start_from_another_direction_is_refused(tmp_path: Path) -> None:
     target.write_text(target.read_text().replace("direction: minimize", "direction: maximize"))
     code, out = cli("run", str(target))
     assert code == 2 and "optimizes minimize, this study maximize" in out, out
+
+
+def test_warm_start_from_a_storage_and_a_study_name(tmp_path: Path) -> None:
+    finished_source(tmp_path)
+    target = quickstart_like(tmp_path, "named", "warm_start: {storage: source.journal, "
+                             "study: source}\n")  # fmt: skip
+    notes: list[str] = []
+    with open_session(load_study(target), notify=notes.append) as session:
+        assert len(session.study.get_trials()) == 40
+    assert notes == ["warm start from study 'source': copied 40 trial(s); not copied: 1 failed"]
+    missing = quickstart_like(tmp_path, "missing", "warm_start: {storage: source.journal, "
+                              "study: nope}\n")  # fmt: skip
+    code, out = cli("run", str(missing))
+    assert code == 2 and "warm_start.study: there is no study 'nope'" in out, out
