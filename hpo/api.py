@@ -8,7 +8,7 @@
     study.best_trial.params               # Optuna objects ...
     study.dataframe()                     # ... or a pandas frame (pip install 'hpo[pandas]')
 
-``hpo run``, ``hpo enqueue`` and ``hpo best`` are this API plus printing. Errors are
+``hpo run``, ``hpo validate`` and ``hpo enqueue`` are this API plus printing. Errors are
 :class:`hpo.errors.HpoError` subclasses with the same one-line message and hint the CLI shows.
 """
 
