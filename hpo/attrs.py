@@ -39,7 +39,10 @@ EXIT_CODE = "exit_code"
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
-NOT_STARTED = "not_started"  # prepared ahead, closed when the run ended: not a failure
+# {"study": name, "trial": number}: copied by warm_start (prior knowledge, not this study's work)
+WARM_START_OF = "warm_start_of"
+# Why hpo itself stopped the trial ("budget.timeout", "hpo stop --cancel"): not a trainer failure
+STOPPED_BY = "stopped_by"
 
 RESERVED = frozenset(
     {
@@ -60,7 +63,8 @@ RESERVED = frozenset(
         ATTEMPTS_LOG,
         METRICS,
         RETRY_OF,
-        NOT_STARTED,
+        WARM_START_OF,
+        STOPPED_BY,
     }
 )
 

@@ -25,8 +25,8 @@ MIXED = {
 
 def mixed_loss(p: dict) -> float:
     bonus = {"adam": 0.0, "sgd": 0.3, "rmsprop": 0.1}[p["optimizer"]]
-    return ((math.log10(p["lr"]) + 3) ** 2 + 0.1 * (p["layers"] - 4) ** 2
-            + (p["dropout"] - 0.2) ** 2 + (math.log2(p["width"]) - 7) ** 2 / 10 + bonus)  # fmt: skip
+    shape = (math.log10(p["lr"]) + 3) ** 2 + 0.1 * (p["layers"] - 4) ** 2
+    return shape + (p["dropout"] - 0.2) ** 2 + (math.log2(p["width"]) - 7) ** 2 / 10 + bonus
 
 
 def study_with(sampler: GPSampler) -> optuna.Study:

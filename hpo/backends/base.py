@@ -61,6 +61,7 @@ class JobStatus:
     log_stream: str | None = None
     started_at: float | None = None  # epoch seconds
     ended_at: float | None = None
+    output_tail: str | None = None  # the last lines the trainer printed, bounded (local only)
 
 
 class Backend(ABC):

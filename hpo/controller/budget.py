@@ -35,9 +35,10 @@ class Budget:
         self._since = monotonic()
 
     def load(self, study: optuna.Study) -> None:
-        """Count what earlier runs finished and how long they ran."""
+        """Count what earlier runs finished and how long they ran. Trials copied by warm_start
+        are not this study's work; trials hpo itself stopped are not failures."""
         for trial in study.get_trials(deepcopy=False):
-            if trial.state in self.counts and not trial.user_attrs.get(attrs.NOT_STARTED):
+            if trial.state in self.counts and not _uncounted(trial.user_attrs):
                 self.counts[trial.state] += 1
         self._previous_seconds = float(study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
         self._since = self.monotonic()
@@ -91,3 +92,7 @@ class Budget:
     def save(self, study: optuna.Study) -> None:
         """Persist the run time so far (called on exit and periodically)."""
         study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self.elapsed(), 3))
+
+
+def _uncounted(user_attrs: dict) -> bool:
+    return attrs.WARM_START_OF in user_attrs or attrs.STOPPED_BY in user_attrs

@@ -27,6 +27,7 @@ from hpo.controller.inflight import InFlight, closing_attrs
 from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
 from hpo.controller.proposer import Proposer
+from hpo.controller.reasons import trial_failure
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import NullReporter, Reporter, Snapshot, TrialEvent
 from hpo.controller.summary import RunSummary, summarize
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Controller", "RunSummary", "StopReason"]
 
 _CONTROL_EVERY = 2.0  # seconds between checks for `hpo stop` requests and run-time saves
+CANCELLED = "cancelled by hpo stop --cancel"
 
 
 class Controller:
@@ -59,6 +61,7 @@ class Controller:
         lease: Lease | None = None,
         failpoints: Failpoints | None = None,
         artifact_store: ArtifactStore | None = None,
+        study_file: str | None = None,
     ) -> None:
         self.study, self.spec, self.backend, self.store = study, spec, backend, store
         self.clock = clock or SystemClock()
@@ -66,6 +69,7 @@ class Controller:
         self.lease = lease
         self.fail = failpoints or Failpoints()
         self.artifact_store = artifact_store  # trainers' artifacts/ go to the dashboard
+        self.study_file = study_file  # named in hints (`hpo logs FILE N`)
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
@@ -111,7 +115,7 @@ class Controller:
                     self._prepare(until=next_poll)
                     self.clock.wait(max(0.0, next_poll - self.clock.monotonic()), self._stop)
                 if self._cancel:
-                    self._cancel_inflight()
+                    self._stop_inflight(CANCELLED, by="hpo stop --cancel")
                 if not self._stop.is_set():  # an interrupted run leaves them to the next
                     self.proposer.close(str(self._stop_reason() or StopReason.COMPLETE))
             finally:
@@ -127,7 +131,7 @@ class Controller:
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 self._inflight[inflight.number] = inflight
             count = len(self._inflight)
-            self._cancel_inflight()
+            self._stop_inflight(CANCELLED, by="hpo stop --cancel")
         return count
 
     def tick(self) -> None:
@@ -173,7 +177,10 @@ class Controller:
     def _finished(self) -> bool:
         if self._stop.is_set():
             return True
-        return not self._inflight and self.budget.room(0) == 0
+        if self._inflight and self.budget.exhausted_reason() == StopReason.TIMEOUT:
+            self._stop_inflight(f"stopped at budget.timeout ({self.budget.spec.timeout:g}s)",
+                                by="budget.timeout")  # fmt: skip
+        return not self._inflight and not self._terminating and self.budget.room(0) == 0
 
     # ------------------------------------------------------------------ ask, stage, submit
 
@@ -292,6 +299,7 @@ class Controller:
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
         reason = status.reason or status.state.value
         if not status.infra_failure:
+            reason = trial_failure(status, self.store, self.layout, f, self.study_file)
             self._finish(f, TrialState.FAIL, status=status, reason=reason)
             return
         try:  # the work may have been done before the host went away: keep it
@@ -346,11 +354,16 @@ class Controller:
         except BackendError as exc:
             log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
 
-    def _cancel_inflight(self) -> None:
-        """`hpo stop --cancel`: terminate every running job and fail its trial."""
+    def _stop_inflight(self, reason: str, *, by: str) -> None:
+        """Terminate every running job and fail its trial (`hpo stop --cancel`, the budget's
+        timeout); ``stopped_by`` keeps those trials out of ``max_failures``."""
         for f in list(self._inflight.values()):
-            self._stop_job(f, "cancelled by hpo stop --cancel")
-            self._finish(f, TrialState.FAIL, reason="cancelled by hpo stop --cancel")
+            self._stop_job(f, reason)
+            try:  # a result that landed since the last poll is kept
+                self._finish(f, TrialState.COMPLETE, outcome=self._read_outcome(f))
+            except InvalidDocument:
+                f.record(**{attrs.STOPPED_BY: by})
+                self._finish(f, TrialState.FAIL, reason=reason, counted=False)
 
     # ------------------------------------------------------------------ tell
 
@@ -367,6 +380,7 @@ class Controller:
         status: JobStatus | None = None,
         outcome: Outcome | None = None,
         reason: str | None = None,
+        counted: bool = True,
     ) -> None:
         """Record the end of the trial, then tell Optuna exactly once."""
         compute = f.prior_compute + self._compute(f, status)
@@ -380,7 +394,8 @@ class Controller:
         frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
         self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
-        self.budget.count(state)
+        if counted:
+            self.budget.count(state)
         self._note_best(frozen)
         self.reporter.trial_finished(
             TrialEvent(number=f.number, state=frozen.state, values=frozen.values,

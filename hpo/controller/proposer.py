@@ -86,11 +86,11 @@ class Proposer:
         self.freed_per_poll += _SMOOTHING * (filled - self.freed_per_poll)
 
     def close(self, why: str) -> None:
-        """The run ended for its budget (``why``): fail every prepared trial, marked as never
-        started so that no budget counts it as a failure."""
+        """The run ended for its budget (``why``): fail every prepared trial, marked as stopped
+        by hpo (it never started) so that no budget counts it as a failure."""
         while self.prepared:
             trial = self.prepared.popleft()
-            trial.set_user_attr(attrs.NOT_STARTED, True)
+            trial.set_user_attr(attrs.STOPPED_BY, f"{why} (never started)")
             reason = f"proposed, but the run ended ({why}) before a slot was free"
             trial.set_user_attr(attrs.FAIL_REASON, reason)
             self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)

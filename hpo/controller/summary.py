@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from hpo import attrs
 from hpo.controller.budget import Budget
 from hpo.inspect.snapshot import compute_saved, compute_spent
 
@@ -22,6 +23,7 @@ class RunSummary:
     running: int
     compute_seconds: float
     compute_saved: float | None = None  # by pruning, vs. running pruned trials to the end
+    stopped: int = 0  # failed because hpo stopped them (budget.timeout, hpo stop --cancel)
 
 
 def summarize(
@@ -37,4 +39,5 @@ def summarize(
         running=running,
         compute_seconds=compute_spent(trials, now),
         compute_saved=compute_saved(trials),
+        stopped=sum(attrs.STOPPED_BY in t.user_attrs for t in trials),
     )

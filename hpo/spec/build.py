@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from optuna.distributions import (
 )
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
+from sqlalchemy.exc import SQLAlchemyError
 
 from hpo import attrs
 from hpo.errors import SpecError, StorageError
@@ -28,7 +31,7 @@ from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec import optimizers as opt
-from hpo.spec.loader import StudyFile
+from hpo.spec.loader import StudyFile, display_url
 
 
 def distributions(spec: m.StudySpec) -> dict[str, BaseDistribution]:
@@ -164,6 +167,52 @@ def _gp(spec: m.StudySpec, seed: int | None, s: opt.GPSamplerSpec | None = None)
     )
 
 
+# What a sampler or a storage needs beyond hpo's own dependencies: modules, and the extra
+# (``pip install 'hpo[EXTRA]'``) that installs them.
+_SAMPLER_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "cmaes": (("cmaes",), "cmaes"),
+    "optuna_gp": (("torch",), "optuna-gp"),
+}
+_POSTGRESQL_EXTRA = "postgresql"
+
+
+def check_requirements(
+    spec: m.StudySpec,
+    source: str,
+    storage_url: str | None = None,
+    *,
+    find: Callable[[str], object] = importlib.util.find_spec,
+) -> None:
+    """Refuse, at validation, a sampler or storage whose optional packages are missing."""
+    checks = [("sampler.type", spec.sampler.type, _SAMPLER_NEEDS.get(spec.sampler.type))]
+    if storage_url and storage_url.startswith("postgresql"):
+        checks.append(("storage", "postgresql", ((_db_driver(storage_url),), _POSTGRESQL_EXTRA)))
+    for field, what, needs in checks:
+        if needs is None:
+            continue
+        modules, extra = needs
+        missing = [name for name in modules if find(name) is None]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise SpecError(
+                f"{what!r} needs {' and '.join(missing)}, which {verb} not installed",
+                file=source,
+                field=field,
+                hint=f"pip install 'hpo[{extra}]'",
+            )
+
+
+def _db_driver(url: str) -> str:
+    """The Python module SQLAlchemy loads for ``url`` (``psycopg`` for plain postgresql://
+    since SQLAlchemy 2.1, ``psycopg2`` before, or the one the URL names)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return str(make_url(url).get_dialect().driver)
+    except Exception:  # an unknown driver name: SQLAlchemy's own error says it when opened
+        return "psycopg"
+
+
 def grid_size(spec: m.StudySpec) -> int | None:
     """How many points the grid sampler has (``None`` for other samplers)."""
     if not isinstance(spec.sampler, opt.GridSamplerSpec):
@@ -197,22 +246,35 @@ def storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``: an RDB URL, or a journal file path (the default)."""
     try:
         if "://" in url:
-            return optuna.storages.RDBStorage(url)
+            return _rdb_storage(url)
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(GroupCommitJournalFile(url))
     except Exception as exc:
         raise StorageError(
-            f"cannot open storage {url!r}: {exc}",
+            f"cannot open storage {display_url(url)!r}: {exc}",
             hint="check the 'storage' field (a file path or a database URL)",
         ) from exc
+
+
+def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage. Two controllers starting at once on an empty database race to
+    create its tables; the loser's error is followed by a retry, which finds them made."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (optuna.exceptions.StorageInternalError, SQLAlchemyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
     """Create the study, or load it when it exists (resume), with the spec's sampler.
 
     The sampler is built once the study is open: its seed depends on how many trials the
-    study holds (:func:`derived_seed`), and ``auto`` reuses the choice an earlier run
-    recorded in the study's user attributes (recorded here on the first run)."""
+    study holds (:func:`derived_seed`), and ``auto`` follows the choice an earlier run
+    recorded in the study (:func:`record_sampler` records it; nothing is written here)."""
     spec = study.spec
     directions = spec.objective.study_directions
     kwargs: dict[str, Any] = (
@@ -228,13 +290,22 @@ def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> 
     )
     choice = None
     if isinstance(spec.sampler, opt.AutoSamplerSpec):
-        choice = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
-        if choice is None:
-            choice = auto_choice(spec)
-            optuna_study.set_user_attr(attrs.STUDY_SAMPLER, choice.as_attr())
+        stored = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
+        choice = stored or auto_choice(spec)
     n_trials = len(optuna_study.get_trials(deepcopy=False))
     optuna_study.sampler = sampler(spec, str(study.path), n_trials=n_trials, choice=choice)
     return optuna_study
+
+
+def record_sampler(optuna_study: optuna.Study, spec: m.StudySpec) -> str:
+    """Record what ``auto`` chose in the study's user attributes (once: a resumed study keeps
+    it), and say in one line which sampler runs."""
+    chosen = optuna_study.sampler
+    if not isinstance(chosen, auto.AutoSampler):
+        return spec.sampler.type
+    if auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER)) is None:
+        optuna_study.set_user_attr(attrs.STUDY_SAMPLER, chosen.choice.as_attr())
+    return chosen.choice.describe()
 
 
 class GroupCommitJournalFile(JournalFileBackend):

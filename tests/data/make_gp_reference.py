@@ -16,19 +16,33 @@ import torch
 from optuna._gp import acqf, gp, prior
 
 
-def case(name: str, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rows: np.ndarray) -> dict:
-    fitted = gp.fit_kernel_params(X=x, Y=y, is_categorical=categorical,
-                                  log_prior=prior.default_log_prior,
-                                  minimum_noise=prior.DEFAULT_MINIMUM_NOISE_VAR,
-                                  deterministic_objective=False)
+def case(
+    name: str, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, rows: np.ndarray
+) -> dict:
+    fitted = gp.fit_kernel_params(
+        X=x,
+        Y=y,
+        is_categorical=categorical,
+        log_prior=prior.default_log_prior,
+        minimum_noise=prior.DEFAULT_MINIMUM_NOISE_VAR,
+        deterministic_objective=False,
+    )
     with torch.no_grad():
         mean, var = fitted.posterior(torch.from_numpy(rows))
         log_ei = acqf.logei(mean.clone(), var.clone() + 1e-12, float(y.max()))
-    return {"name": name, "x": x.tolist(), "y": y.tolist(), "categorical": categorical.tolist(),
-            "rows": rows.tolist(),
-            "inv_sq_lengths": fitted.inverse_squared_lengthscales.tolist(),
-            "scale": float(fitted.kernel_scale), "noise": float(fitted.noise_var),
-            "mean": mean.tolist(), "var": var.tolist(), "log_ei": log_ei.tolist()}
+    return {
+        "name": name,
+        "x": x.tolist(),
+        "y": y.tolist(),
+        "categorical": categorical.tolist(),
+        "rows": rows.tolist(),
+        "inv_sq_lengths": fitted.inverse_squared_lengthscales.tolist(),
+        "scale": float(fitted.kernel_scale),
+        "noise": float(fitted.noise_var),
+        "mean": mean.tolist(),
+        "var": var.tolist(),
+        "log_ei": log_ei.tolist(),
+    }
 
 
 def main() -> None:
