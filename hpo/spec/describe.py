@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hpo.spec import models as m
+from hpo.spec.build import auto_choice
 from hpo.spec.loader import StudyFile
 
 
@@ -55,6 +56,14 @@ def _store(study: StudyFile) -> str:
     return study.store_root
 
 
+def _sampler(spec: m.StudySpec) -> str:
+    """The sampler type; for ``auto``, what it would choose for a new study and why (a
+    resumed study keeps the choice its first run recorded)."""
+    if spec.sampler.type != "auto":
+        return spec.sampler.type
+    return auto_choice(spec).describe()
+
+
 def describe(study: StudyFile) -> list[str]:
     """One line per part of the resolved study (no network calls, nothing created)."""
     spec = study.spec
@@ -68,7 +77,7 @@ def describe(study: StudyFile) -> list[str]:
         f"  study:      {spec.name} ({goal})",
         f"  space:      {len(spec.search_space)} parameter(s)",
         *(f"    {_param(n, p)}" for n, p in spec.search_space.items()),
-        f"  sampler:    {spec.sampler.type} ({_options(spec.sampler)})",
+        f"  sampler:    {_sampler(spec)} ({_options(spec.sampler)})",
         f"  pruner:     {spec.pruner.type}"
         + (f" ({_options(spec.pruner)})" if _options(spec.pruner) else ""),
         f"  budget:     {_budget(spec)}",
