@@ -20,7 +20,7 @@ from hpo.errors import SpecError
 from hpo.inspect import reader
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, display_url, load_study
-from hpo.spec.models import StudySpec
+from hpo.spec.models import StudySpec, is_active
 
 _COPIED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -83,15 +83,32 @@ def _why_not(trial: FrozenTrial, spec: StudySpec) -> str | None:
             return f"with parameter {name!r}, which this space does not have"
         if param.problem(value) is not None:
             return f"with {name!r} outside this space"
-    for name, param in spec.search_space.items():
-        if name not in trial.params and not param.has_default:
-            return f"without {name!r} (give it a 'default' to copy them)"
     return None
 
 
-def _copy(trial: FrozenTrial, spec: StudySpec, source: str) -> FrozenTrial:
-    space = build.distributions(spec)
-    params = {n: trial.params.get(n, p.default) for n, p in spec.search_space.items()}
+def _point(trial: FrozenTrial, spec: StudySpec) -> dict[str, object] | str:
+    """``trial``'s params in ``spec``'s space, defaults filled in and parameters that the
+    space's conditions leave out dropped; or why that is not possible."""
+    params: dict[str, object] = {}
+    for name, param in spec.search_space.items():
+        if not is_active(param, params):
+            if name in trial.params:
+                return f"with {name!r}, which a condition of this space leaves out"
+            continue
+        if name in trial.params:
+            params[name] = trial.params[name]
+        elif param.has_default:
+            params[name] = param.default
+        else:
+            return f"without {name!r} (give it a 'default' to copy them)"
+    return params
+
+
+def _copy(
+    trial: FrozenTrial, params: dict[str, object], spec: StudySpec, source: str
+) -> FrozenTrial:
+    every = build.distributions(spec)
+    space = {name: every[name] for name in params}
     kept = {k: v for k, v in trial.user_attrs.items() if k not in attrs.RESERVED}
     if trial.user_attrs.get(attrs.METRICS):
         kept[attrs.METRICS] = trial.user_attrs[attrs.METRICS]
@@ -144,10 +161,11 @@ def warm_start(target: optuna.Study, file: StudyFile) -> CopyReport:
             already += 1
             continue
         reason = _why_not(trial, spec)
-        if reason is None:
-            todo.append(_copy(trial, spec, name))
+        point = _point(trial, spec) if reason is None else reason
+        if isinstance(point, dict):
+            todo.append(_copy(trial, point, spec, name))
         else:
-            skipped[reason] += 1
+            skipped[point] += 1
     with build.group_commit(target._storage):
         target.add_trials(todo)
     return CopyReport(label, len(todo), already, dict(skipped))

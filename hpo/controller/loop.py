@@ -74,7 +74,7 @@ class Controller:
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
         self._space = build.distributions(spec)
-        self.proposer = Proposer(study, self._space, self.clock,
+        self.proposer = Proposer(study, self._space, self.clock, conditions=spec.search_space,
                                  max_parallel=spec.budget.max_parallel)  # fmt: skip
         self._n_objectives = len(spec.objective.study_directions)
         self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective

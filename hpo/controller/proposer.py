@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.controller.clock import Clock
+from hpo.spec.space import Param, has_conditions, is_active
 
 WORTH_PREPARING_S = 0.05  # asks cheaper than this never delay a slot noticeably
 _SMOOTHING = 0.2  # weight of the newest sample in the running averages
@@ -48,8 +49,12 @@ class Proposer:
         clock: Clock,
         *,
         max_parallel: int,
+        conditions: Mapping[str, Param] | None = None,
     ) -> None:
+        """``conditions``: the spec's parameters, when some exist only under a condition
+        (``when``); the trial's parameters are then drawn one by one in file order."""
         self.study, self.space, self.clock = study, dict(space), clock
+        self.conditions = dict(conditions) if conditions and has_conditions(conditions) else None
         self.max_ahead = max_parallel // 8
         self.prepared: deque[optuna.trial.Trial] = deque()
         self.ask_seconds = 0.0  # running average of one ask's cost
@@ -58,9 +63,7 @@ class Proposer:
     def adopt(self, trial: optuna.trial.Trial) -> None:
         """Take over a trial an earlier controller asked but never staged (its params are
         completed first: a kill in the middle of an ask leaves some unset)."""
-        missing = {n: d for n, d in self.space.items() if n not in trial.params}
-        for name, dist in missing.items():
-            suggest(trial, name, dist)
+        self._fill(trial)
         self.prepared.append(trial)
 
     def take(self) -> optuna.trial.Trial:
@@ -85,6 +88,14 @@ class Proposer:
         """Record how many slots this poll filled (what the next one will likely need)."""
         self.freed_per_poll += _SMOOTHING * (filled - self.freed_per_poll)
 
+    def _fill(self, trial: optuna.trial.Trial) -> None:
+        """Suggest every parameter of ``trial`` that is active and not set yet, in order."""
+        for name, dist in self.space.items():
+            if name in trial.params:
+                continue
+            if self.conditions is None or is_active(self.conditions[name], trial.params):
+                suggest(trial, name, dist)
+
     def close(self, why: str) -> None:
         """The run ended for its budget (``why``): fail every prepared trial, marked as stopped
         by hpo (it never started) so that no budget counts it as a failure."""
@@ -97,7 +108,11 @@ class Proposer:
 
     def _ask(self) -> optuna.trial.Trial:
         start = self.clock.monotonic()
-        trial = self.study.ask(self.space)
+        if self.conditions is None:
+            trial = self.study.ask(self.space)
+        else:
+            trial = self.study.ask()
+            self._fill(trial)
         cost = self.clock.monotonic() - start
         self.ask_seconds += _SMOOTHING * (cost - self.ask_seconds)
         return trial

@@ -59,14 +59,23 @@ def levels(dist: BaseDistribution) -> float:
     return math.floor((dist.high - dist.low) / step + 1e-9) + 1  # type: ignore[attr-defined]
 
 
-def choose(space: Mapping[str, BaseDistribution], n_objectives: int, n_trials: int) -> Choice:
+def choose(
+    space: Mapping[str, BaseDistribution],
+    n_objectives: int,
+    n_trials: int,
+    *,
+    conditional: bool = False,
+) -> Choice:
     """The sampler ``auto`` runs for a study of this shape.
 
-    TPE for several objectives, and for spaces where more than half of the parameters are
+    TPE for several objectives, for conditional spaces (TPE's ``group`` models which
+    parameters occur together), and for spaces where more than half of the parameters are
     categorical or take fewer than :data:`FEW_LEVELS` values: a GP models an ordered,
     smooth response, and on such spaces TPE measured better (``benchmarks/README.md``)."""
     if n_objectives > 1:
         return Choice("tpe", f"{n_objectives} objectives; hpo's GP optimises one")
+    if conditional:
+        return Choice("tpe", "conditional parameters ('when'); TPE with group")
     coarse = sum(levels(d) < FEW_LEVELS for d in space.values())
     if 2 * coarse > len(space):
         why = f"{coarse} of {len(space)} parameters categorical or with under {FEW_LEVELS} values"

@@ -96,9 +96,10 @@ def sampler(
     seed = derived_seed(s.seed, n_trials)
     if isinstance(s, opt.AutoSamplerSpec):
         choice = choice or auto_choice(spec)
-        return auto.AutoSampler(choice, gp=_gp(spec, seed), tpe=_tpe(opt.TPESamplerSpec(), seed))
+        tpe = _tpe(opt.TPESamplerSpec(), seed, spec)
+        return auto.AutoSampler(choice, gp=_gp(spec, seed), tpe=tpe)
     if isinstance(s, opt.TPESamplerSpec):
-        return _tpe(s, seed)
+        return _tpe(s, seed, spec)
     if isinstance(s, opt.GPSamplerSpec):
         return _gp(spec, seed, s)
     if isinstance(s, opt.OptunaGPSamplerSpec):
@@ -143,17 +144,20 @@ def sampler(
 def auto_choice(spec: m.StudySpec) -> auto.Choice:
     """What ``auto`` would choose for this study file."""
     directions = spec.objective.study_directions
-    return auto.choose(distributions(spec), len(directions), spec.budget.n_trials)
+    return auto.choose(distributions(spec), len(directions), spec.budget.n_trials,
+                       conditional=m.has_conditions(spec.search_space))  # fmt: skip
 
 
-def _tpe(s: opt.TPESamplerSpec, seed: int | None) -> CachingTPESampler:
+def _tpe(s: opt.TPESamplerSpec, seed: int | None, spec: m.StudySpec) -> CachingTPESampler:
+    """TPE as the spec says; ``group`` defaults to on for a conditional space."""
+    group = s.group if "group" in s.model_fields_set else m.has_conditions(spec.search_space)
     return CachingTPESampler(
         seed=seed,
         n_startup_trials=s.n_startup_trials,
         n_ei_candidates=s.n_ei_candidates,
         multivariate=s.multivariate,
         constant_liar=s.constant_liar,
-        group=s.group and s.multivariate,
+        group=group and s.multivariate,
     )
 
 

@@ -32,7 +32,10 @@ def _param(name: str, param: m.FloatParam | m.IntParam | m.CategoricalParam) -> 
         text = f"{name}: {param.type} [{param.low:g}, {param.high:g}]"
         text += " log" if param.log else ""
         text += f" step {param.step:g}" if param.step not in (None, 1) else ""
-    return text + (f" (default {param.default!r})" if param.has_default else "")
+    text += f" (default {param.default!r})" if param.has_default else ""
+    if param.when:
+        text += " when " + ", ".join(f"{k} in {v}" for k, v in param.when.items())
+    return text
 
 
 def _budget(spec: m.StudySpec) -> str:

@@ -22,6 +22,9 @@ from hpo.spec.space import (  # noqa: F401 - the search-space models are part of
     IntParam,
     Param,
     coerce_params,
+    conditions_problem,
+    has_conditions,
+    is_active,
     params_problem,
 )
 
@@ -259,9 +262,11 @@ class StudySpec(_Model):
 
     @field_validator("search_space")
     @classmethod
-    def _space(cls, space: dict[str, object]) -> dict[str, object]:
+    def _space(cls, space: dict[str, Param]) -> dict[str, Param]:
         if not space:
             raise ValueError("the search space is empty; add at least one parameter")
+        if (problem := conditions_problem(space)) is not None:
+            raise ValueError(problem)
         return space
 
     @model_validator(mode="after")
@@ -274,6 +279,11 @@ class StudySpec(_Model):
             )
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
+        if has_conditions(self.search_space) and self.sampler.type in ("gp", "grid"):
+            raise ValueError(
+                f"sampler '{self.sampler.type}' needs every parameter in every trial, and the "
+                "search space has 'when' conditions; use auto or tpe"
+            )
         return self
 
     @model_validator(mode="after")

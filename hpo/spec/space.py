@@ -6,16 +6,28 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hpo.spec.base import SpecModel as _Model
+
+Choice = bool | int | float | str | None
 
 
 class _Param(_Model):
     """A search-space entry. ``default`` is the value trials that lack the parameter ran with
-    (a parameter added to an existing study, a trial copied by ``warm_start``)."""
+    (a parameter added to an existing study, a trial copied by ``warm_start``). With ``when``
+    the parameter exists only in trials where each named parameter (listed before it, and
+    categorical or int) takes one of the given values; the trainer sees only active ones."""
 
     default: Any = None
+    when: dict[str, list[Choice]] | None = None
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _listed(cls, when: object) -> object:
+        if isinstance(when, dict):
+            return {k: v if isinstance(v, list) else [v] for k, v in when.items()}
+        return when
 
     @property
     def has_default(self) -> bool:
@@ -113,9 +125,6 @@ class IntParam(_Param):
         return int(value)
 
 
-Choice = bool | int | float | str | None
-
-
 class CategoricalParam(_Param):
     type: Literal["categorical"]
     choices: list[Choice] = Field(min_length=1)
@@ -132,6 +141,47 @@ class CategoricalParam(_Param):
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+
+
+def _same(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def is_active(param: Param, params: dict[str, Any]) -> bool:
+    """Whether ``param`` exists in a trial whose earlier parameters are ``params``."""
+    if not param.when:
+        return True
+    return all(
+        name in params and any(_same(params[name], v) for v in values)
+        for name, values in param.when.items()
+    )
+
+
+def conditions_problem(space: dict[str, Param]) -> str | None:
+    """Why the ``when`` conditions of ``space`` cannot be used (``None`` when they can).
+
+    A condition names a parameter listed earlier (so there is no cycle, and a trial's
+    parameters can be drawn in file order), categorical or int, and values it can take."""
+    names = list(space)
+    for i, (name, param) in enumerate(space.items()):
+        for parent, values in (param.when or {}).items():
+            where = f"{name}.when.{parent}"
+            if parent not in space:
+                return f"{where}: unknown parameter {parent!r} (the space has {', '.join(names)})"
+            if names.index(parent) >= i:
+                return f"{where}: {parent!r} must be listed before {name!r}"
+            if isinstance(space[parent], FloatParam):
+                return f"{where}: a condition needs a categorical or int parameter"
+            if not values:
+                return f"{where}: give at least one value"
+            for value in values:
+                if (problem := space[parent].problem(value)) is not None:
+                    return f"{where}: {problem}"
+    return None
+
+
+def has_conditions(space: dict[str, Param]) -> bool:
+    return any(param.when for param in space.values())
 
 
 def params_problem(space: dict[str, Param], params: dict[str, Any]) -> str | None:
