@@ -42,6 +42,7 @@ from benchmarks.simstudy import (
     make_spec,
     open_storage,
     run_controller,
+    storage_for,
 )
 from benchmarks.warp import WarpClock
 
@@ -68,6 +69,7 @@ PROFILE_GROUPS = [  # label, "file suffix:function" alternatives: cumulative tim
     ("trial attribute writes", "hpo/controller/inflight.py:record"),
     ("fsync (journal)", "~:<built-in method posix.fsync>"),
     ("SQLite commits", "~:<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("PostgreSQL round trips (psycopg execute)", "psycopg/cursor.py:execute"),
     ("RDB re-reads of unfinished trials", "_cached_storage.py:_read_trials_from_remote_storage"),
     ("backend.poll", "hpo/backends/simulated.py:poll"),
     ("progress stamps + reads", "hpo/controller/progress.py:changed"),
@@ -172,9 +174,12 @@ class Utilisation:
 def utilisation(storage: str, n: int, parallel: int, median: float, sigma: float, poll: float,
                 seed: int, profile: bool, sampler: str = "tpe") -> Utilisation:  # fmt: skip
     """Run ``n`` trials at ``parallel``; compare the makespan with list scheduling."""
-    with tempfile.TemporaryDirectory(prefix="hpo-overhead-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="hpo-overhead-") as tmp,
+        storage_for(storage, Path(tmp)) as opened,
+    ):
         spec = make_spec("overhead", SPACE, n, parallel, seed, sampler={"type": sampler})
-        study = create_study(spec, open_storage(storage, Path(tmp)))
+        study = create_study(spec, opened)
         durations = lognormal_durations(n, median, sigma, seed)
         run, _, asks, stats, fsyncs = _run(spec, study, durations, poll, Path(tmp), profile)
     intervals = run.intervals()
@@ -268,7 +273,7 @@ THROUGHPUT_HEAD = (
 def report_utilisation(rows: list[Utilisation], n: int, a: argparse.Namespace) -> str:
     lines = [f"Utilisation: {n} trials at {a.parallel} parallel, durations log-normal (median "
              f"{a.median:g} s, sigma {a.sigma:g}), poll interval {a.poll:g} s, "
-             f"{'default TPE' if a.sampler == 'tpe' else a.sampler + ' sampler'}.", "",
+             f"sampler {a.sampler}.", "",
              UTILISATION_HEAD, "|---" * UTILISATION_HEAD.count(" | ") + "|---|"]  # fmt: skip
     for r in rows:
         fsyncs = f"{r.fsyncs:.2f}" if r.fsyncs else "-"
@@ -303,13 +308,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes (make bench)")
     parser.add_argument("--parts", nargs="+", default=["1", "2"])
-    parser.add_argument("--storage", nargs="+", default=["journal", "sqlite"], help="part 1")
+    parser.add_argument("--storage", nargs="+", default=["journal", "sqlite"],
+                        help="part 1: journal, sqlite, postgresql ($HPO_BENCH_POSTGRESQL_URL, "
+                        "else a throwaway local server)")  # fmt: skip
     parser.add_argument("--trials", type=int, help="part 1 (default 2000; --quick 300)")
     parser.add_argument("--parallel", type=int, default=64, help="part 1")
     parser.add_argument("--median", type=float, default=30.0, help="part 1 median duration, s")
     parser.add_argument("--sigma", type=float, default=1.0, help="log-normal shape")
     parser.add_argument("--poll", type=float, default=1.0, help="backend poll interval, s")
-    parser.add_argument("--sampler", default="tpe", choices=["tpe", "random"], help="part 1")
+    parser.add_argument(
+        "--sampler", default="auto", choices=["auto", "tpe", "gp", "random"], help="part 1"
+    )
     parser.add_argument("--history", type=int, nargs="+", help="part 2 (default 1000 10000)")
     parser.add_argument("--wide", type=int, help="part 2 parallel (default 1000; --quick 200)")
     parser.add_argument("--extra", type=int, help="part 2 trials after the history (3x wide)")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,23 @@ def make_spec(
         "trainer": {"command": ["unused"]},
     }
     return parse_spec(yaml.safe_dump(doc, sort_keys=False))
+
+
+@contextlib.contextmanager
+def storage_for(kind: str, workdir: Path) -> Iterator[optuna.storages.BaseStorage]:
+    """:func:`open_storage`, plus ``postgresql``: the database at $HPO_BENCH_POSTGRESQL_URL, or
+    a throwaway local server (``hpo.testing.postgres``, fsync on) for the block's duration."""
+    if kind != "postgresql":
+        yield open_storage(kind, workdir)
+        return
+    url = os.environ.get("HPO_BENCH_POSTGRESQL_URL")
+    if url:
+        yield build.storage(url)
+        return
+    from hpo.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield build.storage(server.create_database())
 
 
 def open_storage(kind: str, workdir: Path) -> optuna.storages.BaseStorage:

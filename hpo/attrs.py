@@ -49,6 +49,10 @@ GPU_HOURS = "gpu_hours"
 INSTANCE_TYPE = "instance_type"
 USD_PER_HOUR = "usd_per_hour"
 PRICE_SOURCE = "price_source"
+# {"study": name, "trial": number}: copied by warm_start (prior knowledge, not this study's work)
+WARM_START_OF = "warm_start_of"
+# Why hpo itself stopped the trial ("budget.timeout", "hpo stop --cancel"): not a trainer failure
+STOPPED_BY = "stopped_by"
 
 RESERVED = frozenset(
     {
@@ -75,6 +79,8 @@ RESERVED = frozenset(
         INSTANCE_TYPE,
         USD_PER_HOUR,
         PRICE_SOURCE,
+        WARM_START_OF,
+        STOPPED_BY,
     }
 )
 
@@ -84,4 +90,5 @@ STUDY_RUN_SECONDS = "hpo_run_seconds"
 STUDY_LEASE = "hpo_lease"
 STUDY_COST_USD = "hpo_cost_usd"  # dollars the study's trials spent so far (priced backends)
 STUDY_GPU_HOURS = "hpo_gpu_hours"
+STUDY_SAMPLER = "hpo_sampler"  # what `sampler: auto` chose and why (kept across resumes)
 STUDY_STOP = "hpo_stop"  # {"cancel": bool, "at": epoch}: set by `hpo stop`, read by the controller

@@ -11,6 +11,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from hpo import __version__
 from hpo.errors import HpoError
@@ -27,9 +28,9 @@ class HpoGroup(click.Group):
         except HpoError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            if exc.hint:
-                err_console.print(f"[dim]hint:[/] {exc.hint}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            if exc.hint:  # escaped: a hint like pip install 'hpo[cmaes]' is not markup
+                err_console.print(f"[dim]hint:[/] {escape(exc.hint)}")
             ctx.exit(exc.exit_code)
 
 
@@ -57,6 +58,7 @@ def _register() -> None:
 
     main.add_command(run.run)
     main.add_command(run.validate)
+    main.add_command(run.enqueue)
     from hpo.commands import stop
 
     main.add_command(stop.stop)

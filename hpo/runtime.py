@@ -40,6 +40,7 @@ def make_backend(study: StudyFile) -> Backend:
             env=study.spec.trainer.env,
             grace_period=spec.grace_period,
             poll_interval=spec.poll_interval,
+            timeout=study.spec.attempt_timeout,
         )
     from hpo.backends.batch import make_batch_backend  # the cloud half
 

@@ -30,13 +30,14 @@ import math
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hpo.store.layout import CHECKPOINTS, PARAMS, PROGRESS, RESULT
+from hpo.store.layout import CHECKPOINTS, ERROR, PARAMS, PROGRESS, RESULT
 
 ENV_TRIAL_URI = "HPO_TRIAL_URI"
 CONTROL = "control.json"
@@ -270,6 +271,18 @@ class Trial:
             raise WorkerError("finish() needs a value, values or metrics")
         self._files.write(RESULT, json.dumps(doc).encode())
 
+    def record_error(self, exc: BaseException) -> None:
+        """Write ``error.json``: the exception that ends this attempt, for the trial's reason.
+
+        :func:`current` calls it from ``sys.excepthook`` for an uncaught exception."""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else None
+        doc = {"error": f"{type(exc).__name__}: {exc}"[:2000], "attempt": self.attempt,
+               "where": where}  # fmt: skip
+        self._files.write(ERROR, json.dumps(doc).encode())
+
     def artifact_path(self, name: str) -> Path:
         """A local path for a file to show in the dashboard (local trials only)."""
         if self._files._s3 is not None:
@@ -295,8 +308,20 @@ def _finite(value: float) -> float:
 
 
 def current() -> Trial:
-    """The trial this process runs, from ``HPO_TRIAL_URI``."""
+    """The trial this process runs, from ``HPO_TRIAL_URI``.
+
+    An exception the trainer does not catch is recorded (``error.json``) before Python prints
+    it, so the failed trial's reason is the error itself, not just an exit code."""
     uri = os.environ.get(ENV_TRIAL_URI)
     if not uri:
         raise WorkerError(f"{ENV_TRIAL_URI} is not set; run this trainer through hpo")
-    return Trial(uri)
+    trial = Trial(uri)
+    previous = sys.excepthook
+
+    def record_then_print(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        with contextlib.suppress(Exception):  # a failing record must not hide the error
+            trial.record_error(exc)
+        previous(kind, exc, tb)
+
+    sys.excepthook = record_then_print
+    return trial

@@ -150,13 +150,18 @@ def test_retries_are_bounded(tmp_path: Path) -> None:
     assert rig.backend.submits == 2
 
 
-def test_timeout_stops_asking_and_lets_running_trials_finish(tmp_path: Path) -> None:
+def test_timeout_stops_asking_and_stops_the_running_trials(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, "budget: {n_trials: 100, max_parallel: 2, timeout: 25}\n")
     summary = rig.controller().run()
     assert summary.reason == StopReason.TIMEOUT
     trials = rig.study().get_trials()
     assert len(trials) == 6  # asked at t=0, 10, 20 (2 each); none after 25 s
-    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4 + [TrialState.FAIL] * 2
+    for t in trials[4:]:  # the two started at t=20 were stopped at t=25, not waited for
+        assert t.user_attrs[attrs.FAIL_REASON] == "stopped at budget.timeout (25s)"
+        assert t.user_attrs[attrs.STOPPED_BY] == "budget.timeout"
+        assert rig.backend.jobs[t.user_attrs[attrs.JOB_ID]].terminated_at == 1_700_000_025.0
+    assert (summary.failed, summary.stopped) == (0, 2)  # not failures: hpo stopped them
 
 
 class StopAfter(NullReporter):

@@ -91,6 +91,7 @@ class JobStatus:
     ended_at: float | None = None
     attempts: tuple[AttemptInfo, ...] = ()  # runs that ended; empty if the backend keeps none
     host: str | None = None  # where the current attempt runs (Batch: container instance ARN)
+    output_tail: str | None = None  # the last lines the trainer printed, bounded (local only)
 
     @property
     def sequence(self) -> tuple[int, int]:

@@ -54,6 +54,23 @@ def pid_alive(pid: int, ticks: int | None) -> bool:
     return ticks is None or int(fields[19]) == ticks
 
 
+TAIL_BYTES = 4096
+TAIL_LINES = 5
+
+
+def output_tail(log_file: str) -> str:
+    """The last few non-empty lines of the trainer's output (bounded), for a failure reason."""
+    try:
+        with open(log_file, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - TAIL_BYTES))
+            text = log.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-TAIL_LINES:])[-1000:]
+
+
 def main(argv: list[str]) -> int:
     state_dir, log_file, sep, *command = argv
     if sep != "--" or not command:
@@ -90,15 +107,15 @@ def main(argv: list[str]) -> int:
             return 127
         returncode = child.wait()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the trainer and what it waited for
-    write_json(
-        state / "exit.json",
-        {
-            "returncode": returncode,
-            "started_at": started,
-            "ended_at": time.time(),
-            "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        },
-    )
+    doc: dict[str, object] = {
+        "returncode": returncode,
+        "started_at": started,
+        "ended_at": time.time(),
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+    if returncode != 0:
+        doc["tail"] = output_tail(log_file)
+    write_json(state / "exit.json", doc)
     return 0
 
 

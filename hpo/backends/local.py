@@ -5,6 +5,11 @@ running the trainer command. The job id is the job name; its state lives in
 ``<state_dir>/<name>/`` (``job.json``, ``pid.json``, ``exit.json``, ``terminate.json``), so a
 restarted controller finds every job again. The trainer's output goes to
 ``<trial dir>/logs/attempt-<k>.log`` when the trial lives in a local directory.
+
+With a ``timeout`` (``trainer.timeout``, recorded in ``job.json`` at submit) a job still running
+that long after it started is terminated like a pruned one (SIGTERM, SIGKILL after the grace
+period) and fails with "timed out after ..." (not an infrastructure failure: not retried). The
+deadline is enforced on each poll, so it holds across controller restarts too.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def _terminated(doc: dict) -> str:
+    """The reason of a job stopped on request (a prune, a cancel) or for its timeout."""
+    if doc.get("timed_out"):
+        return str(doc.get("reason"))
+    return f"terminated: {doc.get('reason')}"
+
+
 class LocalBackend(Backend):
     """Runs ``command`` once per job; see the module docstring."""
 
@@ -48,9 +60,11 @@ class LocalBackend(Backend):
         env: Mapping[str, str] | None = None,
         grace_period: float = 10.0,
         poll_interval: float = 0.25,
+        timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.command = list(command)
+        self.timeout = timeout
         self.state_dir = Path(state_dir)
         self.cwd = Path(cwd) if cwd else None
         self.env = dict(env or {})
@@ -74,6 +88,7 @@ class LocalBackend(Backend):
                 "argv": self.command,
                 "log": str(log),
                 "submitted_at": self._clock(),
+                "timeout": self.timeout,
             }
             write_json(state / "job.json", doc)
             env = {**os.environ, **self.env, **job.env, "HPO_TRIAL_URI": job.trial_uri}
@@ -134,6 +149,7 @@ class LocalBackend(Backend):
         exit_doc = _read_json(state / "exit.json")
         if exit_doc is None and pid_doc is not None:
             if pid_alive(pid_doc["pid"], pid_doc.get("ticks")):
+                self._enforce_timeout(job_id, state, job.get("timeout"), pid_doc)
                 self._enforce_grace(job_id, state)
                 return JobStatus(
                     job_id, JobState.RUNNING, log=log, started_at=pid_doc.get("started_at")
@@ -145,9 +161,7 @@ class LocalBackend(Backend):
             return JobStatus(job_id, JobState.PENDING, log=log)
         terminated = _read_json(state / "terminate.json")
         if terminated is not None:  # killed after its grace period: launcher went with it
-            return JobStatus(
-                job_id, JobState.FAILED, reason=f"terminated: {terminated.get('reason')}", log=log
-            )
+            return JobStatus(job_id, JobState.FAILED, reason=_terminated(terminated), log=log)
         return JobStatus(
             job_id,
             JobState.LOST,
@@ -162,7 +176,7 @@ class LocalBackend(Backend):
         code = int(doc.get("returncode", -1))
         terminated = _read_json(state / "terminate.json")
         if terminated is not None:  # stopped on request, however cleanly it exited
-            state_, reason = JobState.FAILED, f"terminated: {terminated.get('reason')}"
+            state_, reason = JobState.FAILED, _terminated(terminated)
         elif code == 0:
             state_, reason = JobState.SUCCEEDED, None
         elif code < 0:
@@ -178,7 +192,22 @@ class LocalBackend(Backend):
             log=log,
             started_at=doc.get("started_at"),
             ended_at=doc.get("ended_at"),
+            output_tail=doc.get("tail") if state_ is JobState.FAILED and code > 0 else None,
         )
+
+    def _enforce_timeout(
+        self, job_id: str, state: Path, timeout: float | None, pid_doc: dict
+    ) -> None:
+        """Terminate a job that has run longer than its ``timeout`` (SIGTERM; grace follows)."""
+        started = pid_doc.get("started_at")
+        if not timeout or started is None or self._clock() - started < timeout:
+            return
+        if (state / "terminate.json").exists():
+            return
+        reason = f"timed out after {timeout:g}s (trainer.timeout)"
+        write_json(state / "terminate.json", {"reason": reason, "timed_out": True,
+                                              "at": self._clock()})  # fmt: skip
+        self._signal(job_id, signal.SIGTERM)
 
     def _enforce_grace(self, job_id: str, state: Path) -> None:
         """SIGKILL a terminated job that outlived its grace period (also after a restart);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from rich.live import Live
 
 from hpo.commands.signals import interruptible
 from hpo.controller.budget import Budget
+from hpo.controller.lease import holder_alive
 from hpo.errors import HpoError
 from hpo.inspect import aws, export, logs, reader
 from hpo.inspect.render import best_view, status_view
@@ -97,8 +99,12 @@ def status(ctx: click.Context, study_file: str, as_json: bool, watch: float | No
 
     target = Budget(study.spec.budget, time.monotonic, build.grid_size(study.spec)).target
 
+    host = socket.gethostname()
+
     def snapshot() -> Any:
-        return take_snapshot(optuna_study, now=clock(), n_trials=target)
+        now = clock()
+        alive = functools.partial(holder_alive, host=host, now=now)
+        return take_snapshot(optuna_study, now=now, n_trials=target, alive=alive)
 
     console = Console(highlight=False)
     if as_json:

@@ -1,93 +1,74 @@
-"""``hpo run`` and ``hpo validate``."""
+"""``hpo run``, ``hpo validate`` and ``hpo enqueue``: the Python API (:mod:`hpo.api`) plus
+printing."""
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
-from types import FrameType
+from pathlib import Path
 
 import click
+import yaml
 from rich.console import Console
+from rich.markup import escape
 
-from hpo.commands.signals import Handler, on_stop_signals
-from hpo.controller.failpoints import Failpoints
-from hpo.controller.lease import Lease
-from hpo.controller.loop import Controller, RunSummary, StopReason
+from hpo import api
+from hpo.controller.loop import RunSummary, StopReason
 from hpo.controller.report import ConsoleReporter
-from hpo.errors import BudgetError
-from hpo.inspect.artifacts import artifact_store_for
+from hpo.errors import BudgetError, SpecError
 from hpo.inspect.render import fmt_usd
-from hpo.runtime import make_backend, make_store, open_storage
-from hpo.spec import build
-from hpo.spec.loader import StudyFile, load_study
+from hpo.spec.describe import describe
 
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 def validate(study_file: str) -> None:
     """Check STUDY_FILE and print what it would run."""
-    study = load_study(study_file)
-    build.sampler(study.spec, str(study.path))
-    click.echo(f"{study.path}: ok (study {study.spec.name!r}, storage {study.storage_url})")
+    study = api.load(study_file)
+    study.check()
+    click.echo("\n".join(describe(study.file)))
 
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
-def run(study_file: str) -> None:
+@click.option(
+    "--allow-changes",
+    is_flag=True,
+    help="Run although the file changed in a way that needs it (the error says which).",
+)
+def run(study_file: str, allow_changes: bool) -> None:
     """Run (or resume) the study in STUDY_FILE until its budget is spent."""
-    study = load_study(study_file)
+    study = api.load(study_file)
+    study.check()
+    file = study.file
     console = Console(highlight=False, soft_wrap=True)
-    storage = open_storage(study)
-    optuna_study = build.create_study(study, storage)
-    console.print(f"study [bold]{study.spec.name}[/] on {study.spec.backend.type} backend")
-    console.print(f"storage: {study.storage_url}")
-    console.print(
-        f"dashboard: hpo dashboard {study_file}  (or: optuna-dashboard {study.storage_url})"
-    )
-    lease = Lease(optuna_study, now=time.time)
-    lease.acquire()
-    backend = make_backend(study)
-    store = make_store(study)
-    controller = Controller(
-        optuna_study,
-        study.spec,
-        backend,
-        store,
-        reporter=ConsoleReporter(console),
-        lease=lease,
-        failpoints=Failpoints.from_env(),
-        artifact_store=artifact_store_for(study, s3_client=getattr(store, "client", None)),
-    )
-    with on_stop_signals(_stop_handler(controller, console)):
-        try:
-            summary = controller.run()
-        finally:
-            backend.close()
-            lease.release()
-    _print_summary(console, study, optuna_study, summary)
+
+    def header(sampler: str) -> None:
+        console.print(f"study [bold]{file.spec.name}[/] on {file.spec.backend.type} backend")
+        console.print(f"storage: {escape(file.storage_display)}")
+        console.print(f"sampler: {sampler}", markup=False)
+        dashboard = f"hpo dashboard {study_file}  (or: optuna-dashboard {file.storage_display})"
+        console.print(f"dashboard: {dashboard}", markup=False)
+
+    def notify(text: str) -> None:
+        style = "yellow" if text.startswith(("stopping", "note")) else None
+        console.print(text, style=style, markup=False)
+
+    summary = study.run(allow_changes=allow_changes, reporter=ConsoleReporter(console),
+                        notify=notify, on_ready=header)  # fmt: skip
+    _print_summary(console, study, summary)
     if summary.reason == StopReason.FAILURES:
+        limit = file.spec.budget.failure_limit
+        late = summary.failed - limit
+        during = (
+            f"; {late} of them were already running when the limit was reached" if late > 0 else ""
+        )
         raise BudgetError(
-            f"stopped after {summary.failed} failed trials (max_failures "
-            f"{study.spec.budget.failure_limit})",
+            f"stopped at max_failures {limit}: {summary.failed} trials failed{during}",
             hint=f"see the reasons with: hpo status {study_file}; fix the trainer or raise "
             "budget.max_failures, then run again",
         )
     if summary.reason == StopReason.INTERRUPTED:
         sys.exit(130)
-
-
-def _stop_handler(controller: Controller, console: Console) -> Handler:
-    """First Ctrl-C/SIGTERM: stop cleanly, leave jobs running. A second one: exit at once."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        console.print("\n[yellow]stopping: no new trials; running jobs are left running[/]")
-        controller.request_stop()
-        signal.signal(
-            signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
-        )
-
-    return on_signal
 
 
 def _cost_line(summary: RunSummary) -> str:
@@ -103,26 +84,60 @@ def _cost_line(summary: RunSummary) -> str:
     return line
 
 
-def _print_summary(console: Console, study: StudyFile, optuna_study, summary: RunSummary) -> None:
+def _print_summary(console: Console, study: api.Study, summary: RunSummary) -> None:
     done = summary.complete + summary.pruned
+    stopped = f", {summary.stopped} stopped by hpo" if summary.stopped else ""
     console.print(
         f"[bold]{summary.reason}[/]: {done} finished ({summary.complete} complete, "
-        f"{summary.pruned} pruned), {summary.failed} failed, {summary.running} still running; "
-        f"compute {summary.compute_seconds:.1f}s"
+        f"{summary.pruned} pruned), {summary.failed} failed{stopped}, {summary.running} still "
+        f"running; compute {summary.compute_seconds:.1f}s"
         + (f" ({summary.compute_saved:.1f}s saved by pruning)" if summary.compute_saved else "")
     )
     if summary.cost_usd is not None:
-        console.print(_cost_line(summary))
+        console.print(_cost_line(summary), markup=False)
     if summary.reason in (StopReason.COST, StopReason.GPU_HOURS):
         console.print(f"the study reached budget.{summary.reason}; its jobs in flight finished")
+    path = study.file.path
     if summary.reason == StopReason.INTERRUPTED:
-        console.print(f"resume with: hpo run {study.path}")
-    if summary.complete and len(study.spec.objective.study_directions) == 1:
-        best = optuna_study.best_trial
+        console.print(f"resume with: hpo run {path}", markup=False)
+    if summary.complete and len(study.file.spec.objective.study_directions) == 1:
+        best = study.best_trial
         console.print(f"best trial {best.number}: value {best.value:.6g}")
         for name, value in best.params.items():
-            console.print(f"  {name}: {value}")
+            console.print(f"  {name}: {value}", markup=False)
     elif summary.complete:
-        console.print(
-            f"Pareto front: {len(optuna_study.best_trials)} trials (hpo best {study.path})"
-        )
+        console.print(f"Pareto front: {len(study.best_trials)} trials (hpo best {path})")
+
+
+@click.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.argument("params_file", type=click.Path(dir_okay=False))
+def enqueue(study_file: str, params_file: str) -> None:
+    """Queue the parameter set(s) in PARAMS_FILE (YAML or JSON: one mapping or a list) to run
+    next in STUDY_FILE's study, running or stopped; sets it already has are skipped."""
+    study = api.load(study_file)
+    sets = _read_sets(Path(params_file))
+    added = study.enqueue(sets, source=params_file)
+    click.echo(
+        f"enqueued {added} parameter set(s) into study {study.name!r} "
+        f"({len(sets) - added} already in it); a running controller starts them at its next "
+        f"free slot, otherwise: hpo run {study_file}"
+    )
+
+
+def _read_sets(path: Path) -> list[dict]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except FileNotFoundError:
+        raise SpecError("file not found", file=str(path), hint="check the path") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(
+            f"cannot read parameter sets: {str(exc).splitlines()[0]}",
+            file=str(path),
+            hint="give a YAML or JSON mapping, or a list of them",
+        ) from None
+    sets = doc if isinstance(doc, list) else [doc]
+    if not sets or not all(isinstance(s, dict) for s in sets):
+        raise SpecError("expected a mapping of parameter names to values, or a list of them",
+                        file=str(path), hint="e.g. {lr: 0.001, layers: 2}")  # fmt: skip
+    return sets

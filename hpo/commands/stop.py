@@ -25,7 +25,7 @@ def stop(study_file: str, cancel: bool, wait: bool, timeout: float) -> None:
     """Stop the study in STUDY_FILE (jobs keep running unless --cancel)."""
     study = load_study(study_file)
     optuna_study = open_study(study)
-    lease = Lease(optuna_study, now=time.time)
+    lease = Lease(optuna_study, now=time.time, study_file=str(study.path))
     holder = optuna_study.user_attrs.get(attrs.STUDY_LEASE)
     if isinstance(holder, dict) and holder.get("owner") and lease.holder_is_live(holder):
         request = {"cancel": cancel, "at": time.time()}

@@ -44,9 +44,10 @@ class Budget:
         self.spending = spending
 
     def load(self, study: optuna.Study) -> None:
-        """Count what earlier runs finished and how long they ran."""
+        """Count what earlier runs finished and how long they ran. Trials copied by warm_start
+        are not this study's work; trials hpo itself stopped are not failures."""
         for trial in study.get_trials(deepcopy=False):
-            if trial.state in self.counts:
+            if trial.state in self.counts and not _uncounted(trial.user_attrs):
                 self.counts[trial.state] += 1
         self._previous_seconds = float(study.user_attrs.get(attrs.STUDY_RUN_SECONDS, 0.0))
         self._since = self.monotonic()
@@ -89,8 +90,22 @@ class Budget:
             left = min(left, self.max_trials - self.finished - self.failed - inflight)
         return max(0, min(left, self.spec.max_parallel - inflight))
 
+    def spare(self, asked: int) -> int:
+        """How many trials may still be asked beyond ``asked`` in flight or prepared (the
+        slot limit aside: prepared trials wait for a slot)."""
+        if self.exhausted_reason() is not None:
+            return 0
+        left = self.spec.n_trials - self.finished - asked
+        if self.max_trials is not None:
+            left = min(left, self.max_trials - self.finished - self.failed - asked)
+        return max(0, left)
+
     def save(self, study: optuna.Study) -> None:
         """Persist the run time so far, and what was spent (called on exit and periodically)."""
         study.set_user_attr(attrs.STUDY_RUN_SECONDS, round(self.elapsed(), 3))
         if self.spending is not None:
             self.spending.save(study)
+
+
+def _uncounted(user_attrs: dict) -> bool:
+    return attrs.WARM_START_OF in user_attrs or attrs.STOPPED_BY in user_attrs

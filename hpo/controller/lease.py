@@ -32,8 +32,10 @@ class Lease:
         now: Callable[[], float],
         host: str | None = None,
         pid: int | None = None,
+        study_file: str | None = None,
     ) -> None:
         self.study = study
+        self.study_file = study_file or "STUDY_FILE"  # named in the hint when refused
         self.ttl = ttl
         self.now = now
         self.host = host or socket.gethostname()
@@ -55,20 +57,18 @@ class Lease:
         """True while ``lease`` belongs to a controller that may still be running."""
         if lease.get("owner") == self.owner:
             return False
-        if lease.get("host") == self.host:
-            return pid_alive(int(lease.get("pid", 0)), lease.get("ticks"))
-        return float(lease.get("expires_at", 0)) > self.now()
+        return holder_alive(lease, self.host, self.now())
 
     def acquire(self) -> None:
         """Take the lease, or raise :class:`LeaseError` naming the live holder."""
         current = self._current()
         if current is not None and self.holder_is_live(current):
-            raise _held(self.study.study_name, current)
+            raise _held(self.study.study_name, current, self.study_file)
         self.study.set_user_attr(STUDY_LEASE, self._record())
         self._renewed = self.now()
         winner = self._current()  # two starting at once: the last writer wins, the other yields
         if winner is None or winner.get("owner") != self.owner:
-            raise _held(self.study.study_name, winner or {})
+            raise _held(self.study.study_name, winner or {}, self.study_file)
 
     def renew(self) -> None:
         """Extend the lease when a third of its time has passed (cheap to call every tick)."""
@@ -83,10 +83,20 @@ class Lease:
             self.study.set_user_attr(STUDY_LEASE, {"owner": None, "released_at": self.now()})
 
 
-def _held(name: str, lease: dict[str, Any]) -> LeaseError:
+def holder_alive(lease: dict[str, Any], host: str, now: float) -> bool:
+    """Whether the controller named by ``lease`` may still run: on this host its process is
+    checked (a dead one is known at once), elsewhere only the lease's expiry can tell."""
+    if not lease.get("owner"):
+        return False
+    if lease.get("host") == host:
+        return pid_alive(int(lease.get("pid", 0)), lease.get("ticks"))
+    return float(lease.get("expires_at", 0)) > now
+
+
+def _held(name: str, lease: dict[str, Any], study_file: str) -> LeaseError:
     who = f"pid {lease.get('pid')} on {lease.get('host')}"
     return LeaseError(
         f"study {name!r} is already being run by another controller ({who})",
-        hint="stop that controller first (Ctrl-C, or `hpo stop STUDY`); a controller that died "
-        "on another host is taken over once its lease expires (60 s)",
+        hint=f"stop that controller first (Ctrl-C, or `hpo stop {study_file}`); a controller "
+        "that died on another host is taken over once its lease expires (60 s)",
     )

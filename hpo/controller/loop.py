@@ -28,6 +28,8 @@ from hpo.controller.failpoints import Failpoints
 from hpo.controller.inflight import InFlight
 from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
+from hpo.controller.proposer import Proposer
+from hpo.controller.reasons import trial_failure
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import BestSoFar, NullReporter, Reporter, Snapshot, TrialEvent
 from hpo.controller.retry import Verdict, after_failure, valid_or_none
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Controller", "RunSummary", "StopReason"]
 
 _CONTROL_EVERY = 2.0  # seconds between checks for `hpo stop` requests and run-time saves
+CANCELLED = "cancelled by hpo stop --cancel"
 
 
 class Controller:
@@ -63,12 +66,14 @@ class Controller:
         lease: Lease | None = None,
         failpoints: Failpoints | None = None,
         artifact_store: ArtifactStore | None = None,
+        study_file: str | None = None,
     ) -> None:
         self.study, self.spec, self.backend, self.store = study, spec, backend, store
         self.clock = clock or SystemClock()
         self.reporter = reporter or NullReporter()
         self.lease = lease
         self.fail = failpoints or Failpoints()
+        self.study_file = study_file  # named in hints (`hpo logs FILE N`)
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
         self.progress = ProgressReader(store, self.layout)
@@ -78,6 +83,8 @@ class Controller:
         self.spending = Spending(spec.budget, self._inflight_spend, priced=backend.priced)
         self.budget.watch_spending(self.spending)
         self._space = build.distributions(spec)
+        self.proposer = Proposer(study, self._space, self.clock, conditions=spec.search_space,
+                                 max_parallel=spec.budget.max_parallel)  # fmt: skip
         self._n_objectives = len(spec.objective.study_directions)
         self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective
         self._prunable = self._tracks_progress and spec.pruner.type != "none"
@@ -105,18 +112,26 @@ class Controller:
             self.spending.load(self.study)
             self._clear_stop_request()
             for inflight in recover_inflight(self.study, self.backend, self.layout):
-                self._inflight[inflight.number] = inflight
+                if inflight.job_id is None and inflight.stage is Stage.ASKED:
+                    self.proposer.adopt(inflight.trial)  # asked, never staged: run it next
+                else:
+                    self._inflight[inflight.number] = inflight
             self._best.load(self.study, self.budget.counts[TrialState.COMPLETE])
             self.watcher.open()
             self.reporter.started(self._snapshot())
             try:
                 while True:
+                    next_poll = self.clock.monotonic() + self.backend.poll_interval
                     self.tick()
                     if self._finished():
                         break
-                    self.watcher.wait(self.backend.poll_interval, self._stop)
+                    self._prepare(until=next_poll)
+                    wait = max(0.0, next_poll - self.clock.monotonic())
+                    self.watcher.wait(wait, self._stop)  # returns early on a job event
                 if self._cancel:
-                    self._cancel_inflight()
+                    self._stop_inflight(CANCELLED, by="hpo stop --cancel")
+                if not self._stop.is_set():  # an interrupted run leaves them to the next
+                    self.proposer.close(str(self._stop_reason() or StopReason.COMPLETE))
             finally:
                 self.budget.save(self.study)
                 self.watcher.close(done=not self._inflight and not self._stop.is_set())
@@ -131,7 +146,7 @@ class Controller:
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 self._inflight[inflight.number] = inflight
             count = len(self._inflight)
-            self._cancel_inflight()
+            self._stop_inflight(CANCELLED, by="hpo stop --cancel")
         return count
 
     def tick(self) -> None:
@@ -177,18 +192,31 @@ class Controller:
     def _finished(self) -> bool:
         if self._stop.is_set():
             return True
-        return not self._inflight and self.budget.room(0) == 0
+        if self._inflight and self.budget.exhausted_reason() == StopReason.TIMEOUT:
+            self._stop_inflight(f"stopped at budget.timeout ({self.budget.spec.timeout:g}s)",
+                                by="budget.timeout")  # fmt: skip
+        return not self._inflight and not self._terminating and self.budget.room(0) == 0
 
     # ------------------------------------------------------------------ ask, stage, submit
 
     def _refill(self) -> None:
+        filled = 0
         while not self._stop.is_set() and self.budget.room(len(self._inflight)) > 0:
-            trial = self.study.ask(self._space)
+            trial = self.proposer.take()
+            filled += 1
             self.fail.hit("after_ask")
             inflight = InFlight(trial=trial, number=trial.number)
             self._inflight[trial.number] = inflight
             self._stage(inflight)
             self._submit(inflight)
+        self.proposer.note_poll(filled)
+
+    def _prepare(self, until: float) -> None:
+        """Use the time before the next poll to ask ahead (see ``hpo.controller.proposer``)."""
+        if not self._stop.is_set():
+            spare = self.budget.spare(len(self._inflight) + len(self.proposer.prepared))
+            self.proposer.prepare(spare, until)
+            self._sync()
 
     def _stage(self, f: InFlight) -> None:
         """Write params.json and record where the trial lives (before any job can exist)."""
@@ -295,6 +323,9 @@ class Controller:
             self._retry(f, status, decision.reason)
         elif decision.verdict is Verdict.COMPLETE:
             self._finish(f, TrialState.COMPLETE, status=status, outcome=decision.outcome)
+        elif not status.infra_failure:
+            reason = trial_failure(status, self.store, self.layout, f, self.study_file)
+            self._finish(f, TrialState.FAIL, status=status, reason=reason)
         else:
             self._finish(f, TrialState.FAIL, status=status, reason=decision.reason)
             if decision.requeue and self.spec.retries.requeue:
@@ -346,11 +377,16 @@ class Controller:
         except BackendError as exc:
             log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
 
-    def _cancel_inflight(self) -> None:
-        """`hpo stop --cancel`: terminate every running job and fail its trial."""
+    def _stop_inflight(self, reason: str, *, by: str) -> None:
+        """Terminate every running job and fail its trial (`hpo stop --cancel`, the budget's
+        timeout); ``stopped_by`` keeps those trials out of ``max_failures``."""
         for f in list(self._inflight.values()):
-            self._stop_job(f, "cancelled by hpo stop --cancel")
-            self._finish(f, TrialState.FAIL, reason="cancelled by hpo stop --cancel")
+            self._stop_job(f, reason)
+            try:  # a result that landed since the last poll is kept
+                self._finish(f, TrialState.COMPLETE, outcome=self._read_outcome(f))
+            except InvalidDocument:
+                f.record(**{attrs.STOPPED_BY: by})
+                self._finish(f, TrialState.FAIL, reason=reason, counted=False)
 
     # ------------------------------------------------------------------ tell
 
@@ -362,13 +398,15 @@ class Controller:
         status: JobStatus | None = None,
         outcome: Outcome | None = None,
         reason: str | None = None,
+        counted: bool = True,
     ) -> None:
         """Record the end of the trial, then tell Optuna exactly once (see ``closing``)."""
         frozen = self.closing.close(f, state, status=status, outcome=outcome, reason=reason)
         self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
-        self.budget.count(state)
-        self.spending.add(self.accounts.so_far(f))
+        if counted:
+            self.budget.count(state)
+        self.spending.add(self.accounts.so_far(f))  # stopped by hpo or not, it cost that
         self._best.note(frozen)
         self.reporter.trial_finished(
             TrialEvent(number=f.number, state=frozen.state, values=frozen.values,

@@ -47,9 +47,12 @@ class Spending:
         return self.spec.max_cost is not None or self.spec.max_gpu_hours is not None
 
     def load(self, study: optuna.Study) -> None:
-        """Add what the study's finished trials spent (earlier runs included)."""
+        """Add what the study's finished trials spent (earlier runs included; trials copied by
+        warm_start are another study's spending)."""
         for trial in study.get_trials(deepcopy=False, states=_FINISHED):
             ua = trial.user_attrs
+            if attrs.WARM_START_OF in ua:  # copied from another study: not spent here
+                continue
             usd = None if attrs.UNPRICED in ua else _number(ua.get(attrs.COST_USD))
             self.add(Spend(0.0, _number(ua.get(attrs.GPU_HOURS)), usd))
 

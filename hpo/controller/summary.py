@@ -29,6 +29,7 @@ class RunSummary:
     cost_saved: float | None = None  # dollars, by pruning
     unpriced: int = 0  # trials with an attempt of unknown price (not in cost_usd)
     gpu_hours: float | None = None
+    stopped: int = 0  # failed because hpo stopped them (budget.timeout, hpo stop --cancel)
 
 
 def summarize(
@@ -49,4 +50,5 @@ def summarize(
         cost_saved=compute_saved(trials, attrs.COST_USD) if costs.usd else None,
         unpriced=costs.unpriced,
         gpu_hours=costs.gpu_hours,
+        stopped=sum(attrs.STOPPED_BY in t.user_attrs for t in trials),
     )

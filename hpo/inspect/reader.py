@@ -9,27 +9,35 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpo.errors import StorageError, UnknownTrialError
-from hpo.spec.loader import StudyFile
+from hpo.spec.loader import StudyFile, display_url
 
 
 def _missing(study: StudyFile) -> StorageError:
     return StorageError(
-        f"study {study.spec.name!r} does not exist yet (no storage at {study.storage_url})",
+        f"study {study.spec.name!r} does not exist yet (no storage at {study.storage_display})",
         hint=f"start it with: hpo run {study.path}",
     )
 
 
 def open_storage(study: StudyFile) -> optuna.storages.BaseStorage:
     """The study's storage, opened without creating or writing anything."""
-    url = study.storage_url
+    try:
+        return open_url(study.storage_url)
+    except FileNotFoundError:
+        raise _missing(study) from None
+
+
+def open_url(url: str) -> optuna.storages.BaseStorage:
+    """The storage at ``url`` (a journal file or a database URL), creating nothing;
+    ``FileNotFoundError`` when a journal or SQLite file does not exist."""
     if "://" not in url:
         if not Path(url).is_file():
-            raise _missing(study)
+            raise FileNotFoundError(url)
         from optuna.storages.journal import JournalFileBackend
 
         return _guarded(url, lambda: optuna.storages.JournalStorage(JournalFileBackend(url)))
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise _missing(study)
+        raise FileNotFoundError(url)
     return _guarded(url, lambda: optuna.storages.RDBStorage(url, skip_table_creation=True))
 
 
@@ -40,7 +48,7 @@ def _guarded(
         return make()
     except Exception as exc:
         raise StorageError(
-            f"cannot open storage {url!r}: {exc}",
+            f"cannot open storage {display_url(url)!r}: {exc}",
             hint="check the 'storage' field of the study file and that the database is reachable",
         ) from exc
 

@@ -67,6 +67,9 @@ def _controller(snap: StudySnapshot) -> Text:
     if c.state == "running":
         ago = fmt_duration(snap.taken_at - c.renewed_at) if c.renewed_at else "-"
         return Text(f"controller: running (pid {c.pid} on {c.host}, heartbeat {ago} ago)")
+    if c.state == "exited":
+        return Text(f"controller: not running (pid {c.pid} on {c.host} exited without "
+                    "releasing the study)", style="yellow")  # fmt: skip
     if c.state == "expired":
         ago = fmt_duration(snap.taken_at - c.expires_at) if c.expires_at else "-"
         return Text(
@@ -92,6 +95,8 @@ def _counts(snap: StudySnapshot) -> Text:
         line.append("  ")
     if snap.retries:
         line.append(f"retried attempts {snap.retries}", style="yellow")
+    if snap.copied:
+        line.append(f"(+{snap.copied} copied by warm_start)", style="dim")
     return line
 
 

@@ -8,7 +8,7 @@ runs.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -76,15 +76,19 @@ class BestTrial:
 class ControllerInfo:
     """The controller's lease (``hpo_lease`` study attribute), read only."""
 
-    state: str  # "running" (live lease), "expired" (died or hung), "stopped" or "none"
+    state: str  # "running" (live lease), "exited" (its process is gone), "expired" (died or
+    # hung), "stopped" (released) or "none"
     host: str | None = None
     pid: int | None = None
     renewed_at: float | None = None
     expires_at: float | None = None
 
 
-def controller_info(user_attrs: dict[str, Any], now: float) -> ControllerInfo:
-    """Whether a controller holds the study now, from its lease."""
+def controller_info(
+    user_attrs: dict[str, Any], now: float, alive: Callable[[dict[str, Any]], bool] | None = None
+) -> ControllerInfo:
+    """Whether a controller holds the study now, from its lease; ``alive`` (when given) checks
+    the holder itself, so a controller that died on this host is not called running."""
     lease = user_attrs.get(attrs.STUDY_LEASE)
     if not isinstance(lease, dict):
         return ControllerInfo("none")
@@ -92,8 +96,11 @@ def controller_info(user_attrs: dict[str, Any], now: float) -> ControllerInfo:
         return ControllerInfo("stopped", renewed_at=lease.get("released_at"))
     expires = lease.get("expires_at")
     live = isinstance(expires, int | float) and expires > now
+    state = "running" if live else "expired"
+    if live and alive is not None and not alive(lease):
+        state = "exited"  # its process is gone; the lease has not run out yet
     return ControllerInfo(
-        "running" if live else "expired",
+        state,
         host=lease.get("host"),
         pid=lease.get("pid"),
         renewed_at=lease.get("since"),
@@ -121,6 +128,7 @@ class StudySnapshot:
     cost_usd_saved: float | None = None  # by pruning
     unpriced: int = 0  # trials with an attempt of unknown price (not in cost_usd)
     gpu_hours: float | None = None
+    copied: int = 0  # trials copied by warm_start: history, not counted in ``counts``
 
     @property
     def done(self) -> int:
@@ -134,10 +142,16 @@ class StudySnapshot:
 
 
 def take_snapshot(
-    study: optuna.Study, *, now: float, n_trials: int | None = None, max_failures: int = 5
+    study: optuna.Study,
+    *,
+    now: float,
+    n_trials: int | None = None,
+    max_failures: int = 5,
+    alive: Callable[[dict[str, Any]], bool] | None = None,
 ) -> StudySnapshot:
     """Read ``study`` once and summarise it as of ``now`` (epoch seconds)."""
-    trials = study.get_trials(deepcopy=False)
+    every = study.get_trials(deepcopy=False)
+    trials = [t for t in every if attrs.WARM_START_OF not in t.user_attrs]
     costs = cost_totals(trials, now)
     return StudySnapshot(
         study=study.study_name,
@@ -151,7 +165,8 @@ def take_snapshot(
         compute_seconds_saved=_round(compute_saved(trials)),
         retries=sum(len(attempt_logs(t)) - 1 for t in trials),
         taken_at=now,
-        controller=controller_info(study.user_attrs, now),
+        controller=controller_info(study.user_attrs, now, alive),
+        copied=len(every) - len(trials),
         cost_usd=costs.usd,
         cost_usd_saved=_round(compute_saved(trials, attrs.COST_USD)) if costs.usd else None,
         unpriced=costs.unpriced,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,17 @@ from optuna.distributions import (
 )
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
+from sqlalchemy.exc import SQLAlchemyError
 
+from hpo import attrs
 from hpo.errors import SpecError, StorageError
+from hpo.sampling import auto
+from hpo.sampling.gp import GPSampler
 from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec import optimizers as opt
-from hpo.spec.loader import StudyFile
+from hpo.spec.loader import StudyFile, display_url
 
 
 def distributions(spec: m.StudySpec) -> dict[str, BaseDistribution]:
@@ -62,35 +68,53 @@ def grid(spec: m.StudySpec, source: str) -> dict[str, list[Any]]:
     return out
 
 
-def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseSampler:
-    """The sampler the spec asks for (TPE with constant liar and multivariate by default).
+def derived_seed(seed: int | None, n_trials: int) -> int | None:
+    """The seed for a run that starts on a study already holding ``n_trials`` trials.
 
-    TPE is Optuna's, with per-trial work cached (same proposals, see ``hpo.sampling.tpe``).
-    """
+    A resumed study must not replay its first proposals, so every run after the first one
+    seeds its sampler with ``seed + n_trials``: still reproducible, never the same sequence.
+    QMC and grid keep the file's seed: they index one fixed sequence by the study's trials,
+    so the same seed is what continues it."""
+    if seed is None or n_trials == 0:
+        return seed
+    return (seed + n_trials) % 2**32
+
+
+def sampler(
+    spec: m.StudySpec,
+    source: str = "<study>",
+    *,
+    n_trials: int = 0,
+    choice: auto.Choice | None = None,
+) -> optuna.samplers.BaseSampler:
+    """The sampler the spec asks for, for a study that already holds ``n_trials`` trials.
+
+    ``auto`` uses ``choice`` when a previous run recorded one (a resumed study keeps its
+    sampler), else :func:`hpo.sampling.auto.choose`. TPE is Optuna's, with per-trial work
+    cached (same proposals, see ``hpo.sampling.tpe``)."""
     s = spec.sampler
-    seed = s.seed
+    seed = derived_seed(s.seed, n_trials)
+    if isinstance(s, opt.AutoSamplerSpec):
+        choice = choice or auto_choice(spec)
+        tpe = _tpe(opt.TPESamplerSpec(), seed, spec)
+        return auto.AutoSampler(choice, gp=_gp(spec, seed), tpe=tpe)
     if isinstance(s, opt.TPESamplerSpec):
-        return CachingTPESampler(
-            seed=seed,
-            n_startup_trials=s.n_startup_trials,
-            n_ei_candidates=s.n_ei_candidates,
-            multivariate=s.multivariate,
-            constant_liar=s.constant_liar,
-            group=s.group and s.multivariate,
-        )
+        return _tpe(s, seed, spec)
     if isinstance(s, opt.GPSamplerSpec):
+        return _gp(spec, seed, s)
+    if isinstance(s, opt.OptunaGPSamplerSpec):
         try:
             return optuna.samplers.GPSampler(
                 seed=seed,
                 n_startup_trials=s.n_startup_trials,
                 deterministic_objective=s.deterministic_objective,
             )
-        except ImportError as exc:  # GPSampler needs torch and scipy
+        except ImportError as exc:  # Optuna's GPSampler needs torch
             raise SpecError(
-                f"the gp sampler needs extra packages: {exc}",
+                f"the optuna_gp sampler needs extra packages: {exc}",
                 file=source,
                 field="sampler.type",
-                hint="pip install torch scipy, or use 'tpe'",
+                hint="pip install 'hpo[optuna-gp]', or use 'gp' (hpo's, no extra packages)",
             ) from None
     if isinstance(s, opt.CmaEsSamplerSpec):
         return optuna.samplers.CmaEsSampler(
@@ -103,8 +127,8 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
         return optuna.samplers.RandomSampler(seed=seed)
     if isinstance(s, opt.QMCSamplerSpec):
         return optuna.samplers.QMCSampler(
-            seed=seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
-        )
+            seed=s.seed, qmc_type=s.qmc_type, scramble=s.scramble, warn_independent_sampling=False
+        )  # QMC continues its sequence across runs by itself: keep the seed that scrambles it
     if isinstance(s, opt.NSGAIISamplerSpec):
         return optuna.samplers.NSGAIISampler(
             seed=seed,
@@ -112,7 +136,85 @@ def sampler(spec: m.StudySpec, source: str = "<study>") -> optuna.samplers.BaseS
             mutation_prob=s.mutation_prob,
             crossover_prob=s.crossover_prob,
         )
-    return GridSampler(grid(spec, source), seed=seed)
+    # The grid's order is a shuffle by the seed and trial k runs its k-th point: a resumed
+    # study must keep the same shuffle to continue it
+    return GridSampler(grid(spec, source), seed=s.seed)
+
+
+def auto_choice(spec: m.StudySpec) -> auto.Choice:
+    """What ``auto`` would choose for this study file."""
+    directions = spec.objective.study_directions
+    return auto.choose(distributions(spec), len(directions), spec.budget.n_trials,
+                       conditional=m.has_conditions(spec.search_space))  # fmt: skip
+
+
+def _tpe(s: opt.TPESamplerSpec, seed: int | None, spec: m.StudySpec) -> CachingTPESampler:
+    """TPE as the spec says; ``group`` defaults to on for a conditional space."""
+    group = s.group if "group" in s.model_fields_set else m.has_conditions(spec.search_space)
+    return CachingTPESampler(
+        seed=seed,
+        n_startup_trials=s.n_startup_trials,
+        n_ei_candidates=s.n_ei_candidates,
+        multivariate=s.multivariate,
+        constant_liar=s.constant_liar,
+        group=group and s.multivariate,
+    )
+
+
+def _gp(spec: m.StudySpec, seed: int | None, s: opt.GPSamplerSpec | None = None) -> GPSampler:
+    s = s or opt.GPSamplerSpec(type="gp")
+    return GPSampler(
+        seed=seed,
+        n_startup_trials=s.n_startup_trials,
+        deterministic_objective=s.deterministic_objective,
+        search_space=distributions(spec),
+    )
+
+
+# What a sampler or a storage needs beyond hpo's own dependencies: modules, and the extra
+# (``pip install 'hpo[EXTRA]'``) that installs them.
+_SAMPLER_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "cmaes": (("cmaes",), "cmaes"),
+    "optuna_gp": (("torch",), "optuna-gp"),
+}
+_POSTGRESQL_EXTRA = "postgresql"
+
+
+def check_requirements(
+    spec: m.StudySpec,
+    source: str,
+    storage_url: str | None = None,
+    *,
+    find: Callable[[str], object] = importlib.util.find_spec,
+) -> None:
+    """Refuse, at validation, a sampler or storage whose optional packages are missing."""
+    checks = [("sampler.type", spec.sampler.type, _SAMPLER_NEEDS.get(spec.sampler.type))]
+    if storage_url and storage_url.startswith("postgresql"):
+        checks.append(("storage", "postgresql", ((_db_driver(storage_url),), _POSTGRESQL_EXTRA)))
+    for field, what, needs in checks:
+        if needs is None:
+            continue
+        modules, extra = needs
+        missing = [name for name in modules if find(name) is None]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise SpecError(
+                f"{what!r} needs {' and '.join(missing)}, which {verb} not installed",
+                file=source,
+                field=field,
+                hint=f"pip install 'hpo[{extra}]'",
+            )
+
+
+def _db_driver(url: str) -> str:
+    """The Python module SQLAlchemy loads for ``url`` (``psycopg`` for plain postgresql://
+    since SQLAlchemy 2.1, ``psycopg2`` before, or the one the URL names)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return str(make_url(url).get_dialect().driver)
+    except Exception:  # an unknown driver name: SQLAlchemy's own error says it when opened
+        return "psycopg"
 
 
 def grid_size(spec: m.StudySpec) -> int | None:
@@ -148,31 +250,66 @@ def storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``: an RDB URL, or a journal file path (the default)."""
     try:
         if "://" in url:
-            return optuna.storages.RDBStorage(url)
+            return _rdb_storage(url)
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(GroupCommitJournalFile(url))
     except Exception as exc:
         raise StorageError(
-            f"cannot open storage {url!r}: {exc}",
+            f"cannot open storage {display_url(url)!r}: {exc}",
             hint="check the 'storage' field (a file path or a database URL)",
         ) from exc
 
 
+def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage. Two controllers starting at once on an empty database race to
+    create its tables; the loser's error is followed by a retry, which finds them made."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (optuna.exceptions.StorageInternalError, SQLAlchemyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
-    """Create the study, or load it when it exists (resume)."""
+    """Create the study, or load it when it exists (resume), with the spec's sampler.
+
+    The sampler is built once the study is open: its seed depends on how many trials the
+    study holds (:func:`derived_seed`), and ``auto`` follows the choice an earlier run
+    recorded in the study (:func:`record_sampler` records it; nothing is written here)."""
     spec = study.spec
     directions = spec.objective.study_directions
     kwargs: dict[str, Any] = (
         {"directions": directions} if len(directions) > 1 else {"direction": directions[0]}
     )
-    return optuna.create_study(
+    optuna_study = optuna.create_study(
         storage=storage_obj,
         study_name=spec.name,
-        sampler=sampler(spec, str(study.path)),
+        sampler=optuna.samplers.RandomSampler(),  # replaced below
         pruner=pruner(spec.pruner),
         load_if_exists=True,
         **kwargs,
     )
+    choice = None
+    if isinstance(spec.sampler, opt.AutoSamplerSpec):
+        stored = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
+        choice = stored or auto_choice(spec)
+    n_trials = len(optuna_study.get_trials(deepcopy=False))
+    optuna_study.sampler = sampler(spec, str(study.path), n_trials=n_trials, choice=choice)
+    return optuna_study
+
+
+def record_sampler(optuna_study: optuna.Study, spec: m.StudySpec) -> str:
+    """Record what ``auto`` chose in the study's user attributes (once: a resumed study keeps
+    it), and say in one line which sampler runs."""
+    chosen = optuna_study.sampler
+    if not isinstance(chosen, auto.AutoSampler):
+        return spec.sampler.type
+    if auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER)) is None:
+        optuna_study.set_user_attr(attrs.STUDY_SAMPLER, chosen.choice.as_attr())
+    return chosen.choice.describe()
 
 
 class GroupCommitJournalFile(JournalFileBackend):

@@ -45,6 +45,11 @@ class StudyFile:
         return str((self.base_dir / storage).resolve())
 
     @property
+    def storage_display(self) -> str:
+        """:attr:`storage_url` safe to print: a database password is masked."""
+        return display_url(self.storage_url)
+
+    @property
     def store_root(self) -> str:
         """Root URI of the object store: ``s3://bucket/prefix`` or an absolute directory."""
         store = self.spec.store
@@ -61,6 +66,19 @@ class StudyFile:
         if argv[0] in _PYTHON_ALIASES:
             argv[0] = sys.executable
         return argv
+
+
+def display_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (storage URLs get printed and logged)."""
+    if "://" not in url or "@" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: hide everything before the host
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 def load_study(path: str | os.PathLike[str]) -> StudyFile:
@@ -160,8 +178,10 @@ def _field_path(loc: Sequence[object]) -> str:
 def _collect_tags() -> set[str]:
     """Discriminator values pydantic puts into error locations; they are not YAML keys."""
     return {
+        "auto",
         "tpe",
         "gp",
+        "optuna_gp",
         "cmaes",
         "random",
         "qmc",

@@ -1,20 +1,32 @@
 """Pydantic models of the study file (``study.yaml``).
 
 Every model forbids unknown fields so that a typo is an error, not a silently ignored
-setting (see :mod:`hpo.spec.base`). Variants are tagged unions on ``type``; samplers and
-pruners live in :mod:`hpo.spec.optimizers`.
+setting (see :mod:`hpo.spec.base`). Variants are tagged unions on ``type``; the search space
+lives in :mod:`hpo.spec.space`, samplers and pruners in :mod:`hpo.spec.optimizers`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hpo.spec.base import SpecModel as _Model
 from hpo.spec.optimizers import NoPrunerSpec, PrunerSpec, SamplerSpec, TPESamplerSpec
+from hpo.spec.space import (  # noqa: F401 - the search-space models are part of this module's API
+    CategoricalParam,
+    Choice,
+    FloatParam,
+    IntParam,
+    Param,
+    coerce_params,
+    conditions_problem,
+    has_conditions,
+    is_active,
+    params_problem,
+)
 
 Direction = Literal["minimize", "maximize"]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -77,60 +89,6 @@ class ObjectiveSpec(_Model):
         return [self.metric] if self.metric else None
 
 
-# --------------------------------------------------------------------------- search space
-
-
-class FloatParam(_Model):
-    type: Literal["float"]
-    low: float
-    high: float
-    log: bool = False
-    step: float | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> FloatParam:
-        if not self.low < self.high:
-            raise ValueError("'low' must be smaller than 'high'")
-        if self.log and self.low <= 0:
-            raise ValueError("'log: true' needs 'low' > 0")
-        if self.log and self.step is not None:
-            raise ValueError("'log' and 'step' cannot be combined")
-        if self.step is not None and self.step <= 0:
-            raise ValueError("'step' must be positive")
-        return self
-
-
-class IntParam(_Model):
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
-    step: int = 1
-
-    @model_validator(mode="after")
-    def _check(self) -> IntParam:
-        if not self.low < self.high:
-            raise ValueError("'low' must be smaller than 'high'")
-        if self.log and self.low < 1:
-            raise ValueError("'log: true' needs 'low' >= 1")
-        if self.log and self.step != 1:
-            raise ValueError("'log' and 'step' cannot be combined")
-        if self.step < 1:
-            raise ValueError("'step' must be >= 1")
-        return self
-
-
-Choice = bool | int | float | str | None
-
-
-class CategoricalParam(_Model):
-    type: Literal["categorical"]
-    choices: list[Choice] = Field(min_length=1)
-
-
-Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
-
-
 # --------------------------------------------------------------------------- budget, retries
 
 
@@ -160,10 +118,16 @@ class RetrySpec(_Model):
 
 
 class TrainerSpec(_Model):
-    """The command a trial runs: a process locally, the container command on Batch."""
+    """The command a trial runs: a process locally, the container command on Batch.
+
+    ``timeout`` bounds one attempt: locally SIGTERM, then SIGKILL after the grace period; on
+    Batch the attempt timeout. A timed-out trial fails and is not retried."""
 
     command: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    timeout: float | None = None
+
+    _timeout = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
     @field_validator("command", mode="before")
     @classmethod
@@ -252,6 +216,25 @@ class BatchBackendSpec(_Model):
 BackendSpec = Annotated[LocalBackendSpec | BatchBackendSpec, Field(discriminator="type")]
 
 
+# --------------------------------------------------------------------------- warm start
+
+
+class WarmStartSpec(_Model):
+    """Copy the finished trials of another study: its study file, or a storage and a name."""
+
+    from_: str | None = Field(None, alias="from")
+    storage: str | None = None
+    study: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WarmStartSpec:
+        if self.from_ is not None and (self.storage or self.study):
+            raise ValueError("give either 'from' (a study file) or 'storage' and 'study'")
+        if self.from_ is None and not (self.storage and self.study):
+            raise ValueError("give 'from: OTHER.yaml', or both 'storage' and 'study'")
+        return self
+
+
 # --------------------------------------------------------------------------- the study
 
 
@@ -269,6 +252,8 @@ class StudySpec(_Model):
     retries: RetrySpec = Field(default_factory=RetrySpec)
     trainer: TrainerSpec
     backend: BackendSpec = Field(default_factory=LocalBackendSpec)
+    enqueue: list[dict[str, Any]] = Field(default_factory=list)
+    warm_start: WarmStartSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -281,18 +266,28 @@ class StudySpec(_Model):
 
     @field_validator("search_space")
     @classmethod
-    def _space(cls, space: dict[str, object]) -> dict[str, object]:
+    def _space(cls, space: dict[str, Param]) -> dict[str, Param]:
         if not space:
             raise ValueError("the search space is empty; add at least one parameter")
+        if (problem := conditions_problem(space)) is not None:
+            raise ValueError(problem)
         return space
 
     @model_validator(mode="after")
     def _sampler_fits(self) -> StudySpec:
         multi = len(self.objective.study_directions) > 1
-        if multi and self.sampler.type == "cmaes":
-            raise ValueError("sampler 'cmaes' supports one objective only; use tpe or nsga2")
+        if multi and self.sampler.type in ("cmaes", "gp"):
+            raise ValueError(
+                f"sampler '{self.sampler.type}' supports one objective only; use auto, tpe, "
+                "nsga2 or optuna_gp"
+            )
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
+        if has_conditions(self.search_space) and self.sampler.type in ("gp", "grid"):
+            raise ValueError(
+                f"sampler '{self.sampler.type}' needs every parameter in every trial, and the "
+                "search space has 'when' conditions; use auto or tpe"
+            )
         caps = self.budget.max_cost is not None or self.budget.max_gpu_hours is not None
         if caps and self.backend.type == "local":
             raise ValueError(
@@ -300,3 +295,32 @@ class StudySpec(_Model):
                 "(local trials have no price and no GPU count)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> StudySpec:
+        backend_timeout = getattr(self.backend, "timeout", None)
+        if backend_timeout is not None and self.trainer.timeout is not None:
+            raise ValueError("give the attempt timeout once: 'trainer.timeout' (backend.timeout "
+                             "is its older name on batch)")  # fmt: skip
+        if self.backend.type == "batch" and (self.trainer.timeout or 60) < 60:
+            raise ValueError("trainer.timeout: AWS Batch needs a timeout of at least 60 seconds")
+        return self
+
+    @field_validator("enqueue")
+    @classmethod
+    def _enqueued_sets_fit(cls, sets: list[dict[str, Any]], info: ValidationInfo) -> list:
+        space = info.data.get("search_space")
+        for i, params in enumerate(sets):
+            problem = params_problem(space, params) if space else None
+            if problem is not None:
+                raise ValueError(f"set {i}: {problem}")
+        return sets
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """Seconds one attempt may run: ``trainer.timeout`` (or batch's ``backend.timeout``)."""
+        return self.trainer.timeout or getattr(self.backend, "timeout", None)
+
+    def enqueued(self) -> list[dict[str, Any]]:
+        """The ``enqueue:`` sets with each value in the type Optuna stores."""
+        return [coerce_params(self.search_space, params) for params in self.enqueue]

@@ -19,6 +19,12 @@ class _Sampler(_Model):
     seed: int | None = None
 
 
+class AutoSamplerSpec(_Sampler):
+    """hpo picks GP or TPE for the study's shape (``hpo.sampling.auto``)."""
+
+    type: Literal["auto"] = "auto"
+
+
 class TPESamplerSpec(_Sampler):
     type: Literal["tpe"] = "tpe"
     n_startup_trials: int = Field(10, ge=0)
@@ -29,7 +35,17 @@ class TPESamplerSpec(_Sampler):
 
 
 class GPSamplerSpec(_Sampler):
+    """hpo's GP sampler (numpy and scipy; running trials as pending points)."""
+
     type: Literal["gp"]
+    n_startup_trials: int = Field(10, ge=0)
+    deterministic_objective: bool = False
+
+
+class OptunaGPSamplerSpec(_Sampler):
+    """Optuna's ``GPSampler`` (qLogEI; needs torch: ``pip install 'hpo[optuna-gp]'``)."""
+
+    type: Literal["optuna_gp"]
     n_startup_trials: int = Field(10, ge=0)
     deterministic_objective: bool = False
 
@@ -63,8 +79,10 @@ class GridSamplerSpec(_Sampler):
 
 
 SamplerSpec = Annotated[
-    TPESamplerSpec
+    AutoSamplerSpec
+    | TPESamplerSpec
     | GPSamplerSpec
+    | OptunaGPSamplerSpec
     | CmaEsSamplerSpec
     | RandomSamplerSpec
     | QMCSamplerSpec

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 PARAMS = "params.json"
 PROGRESS = "progress.json"
 RESULT = "result.json"
+ERROR = "error.json"  # trainer -> controller: the uncaught error that ended an attempt
 CHECKPOINTS = "checkpoints/"
 ARTIFACTS = "artifacts/"
 
@@ -32,6 +33,9 @@ class TrialLayout:
 
     def result(self, number: int) -> str:
         return self.trial_prefix(number) + RESULT
+
+    def error(self, number: int) -> str:
+        return self.trial_prefix(number) + ERROR
 
     def checkpoints(self, number: int) -> str:
         return self.trial_prefix(number) + CHECKPOINTS

@@ -158,7 +158,7 @@ def test_max_cost_stops_proposing_at_the_cap_and_exits_0(
                                              f"max_cost: {cap}}}"))  # fmt: skip
     monkeypatch.setattr("hpo.backends.batch._clients_for",
                         lambda spec: priced_clients(fake, clock, fleet))  # fmt: skip
-    monkeypatch.setattr("hpo.commands.run.Controller", functools.partial(Controller, clock=clock))
+    monkeypatch.setattr("hpo.session.Controller", functools.partial(Controller, clock=clock))
 
     result = CliRunner().invoke(main, ["run", str(path)])
 

@@ -77,7 +77,7 @@ def test_hpo_run_completes_a_batch_study_with_values_from_s3(
     fake.plan("e2e-0-1", JobPlan(reclaims=1))  # spot reclaim: Batch retries the attempt
     fake.plan("e2e-1-1", JobPlan(reclaims=2))  # reclaimed on every Batch attempt: hpo retries
     monkeypatch.setattr("hpo.backends.batch._clients_for", lambda spec: fake_clients(fake, clock))
-    monkeypatch.setattr("hpo.commands.run.Controller", functools.partial(Controller, clock=clock))
+    monkeypatch.setattr("hpo.session.Controller", functools.partial(Controller, clock=clock))
 
     result = CliRunner().invoke(main, ["run", str(path)])
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import NoRegionError
+
 from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.client import BatchClients, make_clients
 from hpo.backends.batch.settings import BatchSettings, log_group, resolve_settings, store_root
 from hpo.backends.batch.stack import spec_values, stack_outputs
-from hpo.errors import SpecError
+from hpo.errors import BackendError, SpecError
 from hpo.spec.loader import StudyFile
 from hpo.spec.models import BatchBackendSpec
 from hpo.store.s3 import S3Store
@@ -40,12 +42,18 @@ def _spec(study: StudyFile) -> BatchBackendSpec:
 
 def _clients_for(spec: BatchBackendSpec) -> BatchClients:
     """boto3 clients for the spec's region, profile and endpoint (tests patch this seam)."""
-    return make_clients(
-        region=spec.region,
-        profile=spec.profile,
-        endpoint_url=spec.endpoint_url,
-        retry_mode=spec.retry_mode,
-    )
+    try:
+        return make_clients(
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=spec.endpoint_url,
+            retry_mode=spec.retry_mode,
+        )
+    except NoRegionError:
+        raise BackendError(
+            "the batch backend has no AWS region: none is set in the study file or for AWS",
+            hint="set 'backend.region' in the study file, or AWS_REGION (or run `aws configure`)",
+        ) from None
 
 
 def _outputs(study: StudyFile, clients: BatchClients) -> dict[str, str]:

@@ -125,7 +125,7 @@ def resolve_settings(study: StudyFile, outputs: Mapping[str, str]) -> BatchSetti
         log_group=log_group(spec, stack),
         region=_pick(spec, stack, "region"),
         resources=spec.resources,
-        timeout=spec.timeout,
+        timeout=study.spec.attempt_timeout,
         retry_attempts=spec.retry_attempts,
         poll_interval=spec.poll_interval,
         stop_on_exit=spec.stop_on_exit,

@@ -94,7 +94,9 @@ def failure_reason(job: dict[str, Any]) -> str:
     """One line: the Batch reasons, the exit code, and how many Batch attempts ran."""
     parts = _reasons(job)
     if TIMEOUT_REASON in parts:
-        parts[parts.index(TIMEOUT_REASON)] = f"timed out ({TIMEOUT_REASON})"
+        limit = (job.get("timeout") or {}).get("attemptDurationSeconds")
+        after = f" after {limit}s" if limit else ""
+        parts[parts.index(TIMEOUT_REASON)] = f"timed out{after} ({TIMEOUT_REASON})"
     code = exit_code(job)
     if code is not None:
         parts.append(f"exit code {code}")

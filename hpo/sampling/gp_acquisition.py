@@ -1,0 +1,138 @@
+"""Where to evaluate next: log expected improvement under a GP, maximised over the cube.
+
+The search follows Optuna's GP sampler in spirit: score many quasi-random candidates and
+perturbations of the best trials so far, refine the best few with L-BFGS-B along the
+continuous dimensions (analytic gradients), snap discrete dimensions to their grids and
+improve them one coordinate at a time. A point that is already a trial (finished or
+running) is never proposed again while another candidate is left: on a finite grid, the
+model's favourite is often a point it has already seen.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+from hpo.sampling.gp_model import GP
+from hpo.sampling.gp_space import UnitSpace
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """log(z Φ(z) + φ(z)), the log of EI for unit variance, accurate far into the tail."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    mid = z > -5.0
+    zm = z[mid]
+    out[mid] = np.log(np.maximum(zm * special.ndtr(zm) + np.exp(-0.5 * zm * zm - _LOG_SQRT_2PI),
+                                 1e-300))  # fmt: skip
+    zt = z[~mid]  # z Φ(z) + φ(z) = φ(z) (1 + z Φ(z)/φ(z)), with Φ/φ from erfcx
+    ratio = zt * math.sqrt(math.pi / 2) * special.erfcx(-zt / math.sqrt(2))
+    out[~mid] = -0.5 * zt * zt - _LOG_SQRT_2PI + np.log(np.maximum(1.0 + ratio, 1e-300))
+    return out
+
+
+def log_ei(gp: GP, rows: np.ndarray, best: float) -> np.ndarray:
+    mean, var = gp.posterior(rows)
+    sd = np.sqrt(var)
+    return log_h((mean - best) / sd) + np.log(sd)
+
+
+def _log_ei_grad(
+    gp: GP, rows: np.ndarray, best: float, dims: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """LogEI at ``rows`` and its gradient along ``dims``."""
+    mean, var, dmean, dvar = gp.posterior_grad(rows, dims)
+    sd = np.sqrt(var)
+    z = (mean - best) / sd
+    lh = log_h(z)
+    dlh = np.exp(special.log_ndtr(z) - lh)  # d/dz log h(z) = Φ(z) / h(z)
+    dsd = dvar / (2.0 * sd[:, None])
+    dz = dmean / sd[:, None] - (z / sd)[:, None] * dsd
+    return lh + np.log(sd), dlh[:, None] * dz + dsd / sd[:, None]
+
+
+def _refine(gp: GP, space: UnitSpace, starts: np.ndarray, best: float) -> np.ndarray:
+    """L-BFGS-B from each start along the continuous dimensions, in coordinates scaled by
+    the kernel's length scales (well conditioned, as in Optuna). The starts are solved as one
+    problem: the objective is a sum of independent terms, so one vectorised evaluation
+    serves them all."""
+    cont = space.continuous
+    if not cont.any():
+        return starts
+    lengths = 1.0 / np.sqrt(gp.hyper.inv_sq_lengths[cont])
+    k, c = len(starts), int(cont.sum())
+
+    def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
+        rows = starts.copy()
+        rows[:, cont] = z.reshape(k, c) * lengths
+        value, grad = _log_ei_grad(gp, rows, best, cont)
+        return -float(value.sum()), -(grad * lengths).ravel()
+
+    bounds = [(0.0, 1.0 / s) for s in lengths] * k
+    res = optimize.minimize(objective, (starts[:, cont] / lengths).ravel(), jac=True,
+                            method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 200, "gtol": 1e-3})  # fmt: skip
+    out = starts.copy()
+    out[:, cont] = np.clip(res.x.reshape(k, c) * lengths, 0.0, 1.0)
+    return out
+
+
+def _improve_discrete(gp: GP, space: UnitSpace, row: np.ndarray, best: float) -> np.ndarray:
+    """Greedy moves to a neighbouring grid value or another choice while LogEI improves."""
+    if space.continuous.all():
+        return row
+    score = float(log_ei(gp, row[None], best)[0])
+    for _ in range(2 * space.dim):
+        near = space.neighbours(row)
+        if not len(near):
+            break
+        values = log_ei(gp, near, best)
+        j = int(values.argmax())
+        if values[j] <= score:
+            break
+        row, score = near[j], float(values[j])
+    return row
+
+
+def propose(
+    gp: GP,
+    space: UnitSpace,
+    best: float,
+    seen: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_candidates: int = 2048,
+    n_starts: int = 10,
+) -> np.ndarray:
+    """The row with the highest LogEI found, avoiding rows in ``seen`` when it can.
+
+    Local searches start from the best candidate, the best trial so far, and candidates
+    drawn with probability proportional to their expected improvement (Optuna's roulette),
+    which keeps some searches away from the incumbent's basin."""
+    candidates = space.sobol(n_candidates, seed=int(rng.integers(2**31)))
+    scores = log_ei(gp, candidates, best)
+    top = int(np.argmax(scores))
+    weights = np.exp(scores - scores[top])
+    weights[top] = 0.0
+    chosen = [top]
+    if weights.sum() > 0:
+        k = min(n_starts - 2, int(np.count_nonzero(weights)))
+        chosen += list(rng.choice(len(candidates), size=k, replace=False,
+                                  p=weights / weights.sum()))  # fmt: skip
+    starts = np.vstack([candidates[chosen], gp.x[np.argmax(gp.y)][None]])
+    refined = space.snap(_refine(gp, space, starts, best))
+    refined = np.stack([_improve_discrete(gp, space, row, best) for row in refined])
+    pool = np.vstack([refined, candidates])
+    pool_scores = np.concatenate([log_ei(gp, refined, best), scores])
+    for j in np.argsort(pool_scores, kind="stable")[::-1]:
+        if not is_seen(pool[j], seen):
+            return pool[j]
+    return pool[int(np.argmax(pool_scores))]
+
+
+def is_seen(row: np.ndarray, seen: np.ndarray) -> bool:
+    return bool(len(seen)) and bool(np.any(np.all(np.abs(seen - row) < 1e-9, axis=1)))
