@@ -38,6 +38,8 @@ EXIT_CODE = "exit_code"
 # Earlier attempts: [{"attempt", "job_id", "reason", "log", "log_stream"}].
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
+CONSTRAINTS = "constraints"  # the constrained values the trainer reported
+FEASIBLE = "feasible"  # whether they meet objective.constraints
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
 # {"study": name, "trial": number}: copied by warm_start (prior knowledge, not this study's work)
 WARM_START_OF = "warm_start_of"
@@ -62,6 +64,8 @@ RESERVED = frozenset(
         EXIT_CODE,
         ATTEMPTS_LOG,
         METRICS,
+        CONSTRAINTS,
+        FEASIBLE,
         RETRY_OF,
         WARM_START_OF,
         STOPPED_BY,

@@ -68,5 +68,8 @@ def closing_attrs(
     if outcome is not None:
         if outcome.metrics:
             final[attrs.METRICS] = outcome.metrics
+        if outcome.constraints:
+            final[attrs.CONSTRAINTS] = outcome.constraints
+            final[attrs.FEASIBLE] = outcome.feasible
         final.update(outcome.user_attrs)
     return final

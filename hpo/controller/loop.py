@@ -294,7 +294,8 @@ class Controller:
 
     def _read_outcome(self, f: InFlight) -> Outcome:
         raw = self.store.get(self.layout.result(f.number))
-        return parse_result(raw, self._n_objectives, self.spec.objective.metric_names)
+        objective = self.spec.objective
+        return parse_result(raw, self._n_objectives, objective.metric_names, objective.bounds)
 
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
         reason = status.reason or status.state.value
@@ -391,6 +392,8 @@ class Controller:
             register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
                                self.artifact_store)  # fmt: skip
         values = outcome.values if outcome is not None else None
+        for name, violation in (outcome.violations if outcome else {}).items():
+            f.trial.set_constraint(name, violation)  # what the samplers read
         frozen = self.study.tell(f.trial, values, state=state, skip_if_finished=True)
         self.fail.hit("after_tell")
         self._inflight.pop(f.number, None)
@@ -405,13 +408,19 @@ class Controller:
     # ------------------------------------------------------------------ bookkeeping
 
     def _best_value(self) -> float | None:
+        """The best feasible value so far (``None`` before one; several objectives have none)."""
         if self._n_objectives != 1 or not self.budget.counts[TrialState.COMPLETE]:
             return None
-        return self.study.best_value
+        try:
+            return self.study.best_value
+        except ValueError:  # every complete trial misses objective.constraints
+            return None
 
     def _note_best(self, frozen: optuna.trial.FrozenTrial) -> None:
         if self._n_objectives != 1 or frozen.state is not TrialState.COMPLETE:
             return
+        if any(v > 0 for v in frozen.constraints.values()):
+            return  # infeasible: never the best
         value = frozen.values[0]
         better = min if self.spec.objective.direction == "minimize" else max
         self._best = value if self._best is None else better(self._best, value)
