@@ -41,6 +41,8 @@ EXIT_CODE = "exit_code"
 # "usd_per_hour", "price_source", "cost_usd", "gpu_hours"}] (keys without a value left out).
 ATTEMPTS_LOG = "attempts"
 METRICS = "metrics"
+CONSTRAINTS = "constraints"  # the constrained values the trainer reported
+FEASIBLE = "feasible"  # whether they meet objective.constraints
 RETRY_OF = "retry_of"  # a re-enqueued trial remembers the one it repeats
 COST_USD = "cost_usd"  # sum over attempts of hours x hourly price; absent when unpriced
 UNPRICED = "unpriced"  # why an attempt has no price (then the trial has no cost_usd)
@@ -72,6 +74,8 @@ RESERVED = frozenset(
         EXIT_CODE,
         ATTEMPTS_LOG,
         METRICS,
+        CONSTRAINTS,
+        FEASIBLE,
         RETRY_OF,
         COST_USD,
         UNPRICED,

@@ -255,9 +255,13 @@ class Trial:
         *,
         values: list[float] | None = None,
         metrics: Mapping[str, float] | None = None,
+        constraints: Mapping[str, float] | None = None,
         user_attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write ``result.json``: the objective ``value`` (or ``values``), plus extras."""
+        """Write ``result.json``: the objective ``value`` (or ``values``), plus extras.
+
+        ``constraints`` are the values the study's ``objective.constraints`` bound (for
+        example ``{"memory_gb": 14.2}`` for ``memory_gb: "<= 16"``)."""
         doc: dict[str, Any] = {}
         if value is not None:
             doc["value"] = _finite(value)
@@ -265,6 +269,8 @@ class Trial:
             doc["values"] = [_finite(v) for v in values]
         if metrics:
             doc["metrics"] = {k: float(v) for k, v in metrics.items()}
+        if constraints:
+            doc["constraints"] = {k: _finite(v) for k, v in constraints.items()}
         if user_attrs:
             doc["user_attrs"] = dict(user_attrs)
         if not doc:

@@ -22,7 +22,7 @@ from hpo.backends.base import JobSpec
 from hpo.backends.simulated import SimPlan
 from hpo.controller.clock import FakeClock
 from hpo.controller.failpoints import Failpoints
-from hpo.controller.proposer import Proposer
+from hpo.controller.loop import Controller
 from tests.sim import make_rig, quadratic
 
 ASK_SECONDS = 0.4  # a GP ask on a long history, on the controller's clock
@@ -58,13 +58,16 @@ def slot_waits(rig: Any) -> list[float]:
     return waits
 
 
-def run(tmp_path: Path, prepare: bool) -> Any:
-    rig = make_rig(tmp_path, "budget: {n_trials: 160, max_parallel: 16}\n", planner)
+def slow_controller(rig: Any, **kwargs: Any) -> Controller:
+    """The rig's controller on a study whose asks cost ``ASK_SECONDS`` each."""
     study = rig.study()
     study.sampler = SlowSampler(rig.clock)
-    controller = rig.controller()
-    controller.study = study
-    controller.proposer = Proposer(study, controller.proposer.space, rig.clock, max_parallel=16)
+    return Controller(study, rig.spec, rig.backend, rig.store, clock=rig.clock, **kwargs)
+
+
+def run(tmp_path: Path, prepare: bool) -> Any:
+    rig = make_rig(tmp_path, "budget: {n_trials: 160, max_parallel: 16}\n", planner)
+    controller = slow_controller(rig)
     if not prepare:
         controller.proposer.max_ahead = 0
     controller.run()
@@ -92,11 +95,7 @@ def test_prepared_trials_survive_a_kill_and_run_once(tmp_path: Path) -> None:
     def kill() -> None:
         raise Killed
 
-    study = rig.study()
-    study.sampler = SlowSampler(rig.clock)
-    controller = rig.controller(failpoints=Failpoints("after_tell=20", action=kill))
-    controller.study = study
-    controller.proposer = Proposer(study, controller.proposer.space, rig.clock, max_parallel=16)
+    controller = slow_controller(rig, failpoints=Failpoints("after_tell=20", action=kill))
     with contextlib.suppress(Killed):
         controller.run()
     prepared = [t.number for t in controller.proposer.prepared]
@@ -113,12 +112,7 @@ def test_a_run_that_ends_closes_its_prepared_trials_without_counting_failures(
     tmp_path: Path,
 ) -> None:
     rig = make_rig(tmp_path, "budget: {n_trials: 100, max_parallel: 16, timeout: 60s}\n", planner)
-    study = rig.study()
-    study.sampler = SlowSampler(rig.clock)
-    controller = rig.controller()
-    controller.study = study
-    controller.proposer = Proposer(study, controller.proposer.space, rig.clock, max_parallel=16)
-    summary = controller.run()
+    summary = slow_controller(rig).run()
     assert summary.reason == "timeout"
     closed = [t for t in rig.study().get_trials()
               if "never started" in t.user_attrs.get(attrs.STOPPED_BY, "")]  # fmt: skip

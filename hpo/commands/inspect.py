@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from optuna.trial import TrialState
 from rich.console import Console, RenderableType
 from rich.live import Live
 
@@ -166,9 +167,11 @@ def best(study_file: str, as_json: bool, params_only: bool) -> None:
     study = load_study(study_file)
     optuna_study = reader.open_study(study)
     found = best_trials(optuna_study)
+    constrained = bool(study.spec.objective.constraints)
     if not found:
+        what = "complete trial meeting objective.constraints" if constrained else "complete trial"
         raise HpoError(
-            f"study {study.spec.name!r} has no complete trial yet",
+            f"study {study.spec.name!r} has no {what} yet",
             hint=f"see its progress with: hpo status {study_file}",
         )
     directions = [d.name.lower() for d in optuna_study.directions]
@@ -185,7 +188,17 @@ def best(study_file: str, as_json: bool, params_only: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
     else:
         view = best_view(found, directions, study.spec.objective.metric_names)
-        Console(highlight=False).print(view)
+        console = Console(highlight=False)
+        console.print(view)
+        if constrained:
+            console.print(_feasible_note(optuna_study), style="dim", markup=False)
+
+
+def _feasible_note(optuna_study: Any) -> str:
+    complete = optuna_study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    feasible = sum(all(v <= 0 for v in t.constraints.values()) for t in complete)
+    return (f"feasible trials only: {feasible} of {len(complete)} complete trials meet "
+            "objective.constraints")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- logs

@@ -101,8 +101,13 @@ def _print_summary(console: Console, study: api.Study, summary: RunSummary) -> N
     if summary.reason == StopReason.INTERRUPTED:
         console.print(f"resume with: hpo run {path}", markup=False)
     if summary.complete and len(study.file.spec.objective.study_directions) == 1:
-        best = study.best_trial
-        console.print(f"best trial {best.number}: value {best.value:.6g}")
+        try:
+            best = study.best_trial
+        except ValueError:  # Optuna's word for "no complete trial is feasible"
+            console.print("no complete trial meets objective.constraints yet")
+            return
+        feasible = " (feasible)" if study.file.spec.objective.constraints else ""
+        console.print(f"best trial {best.number}{feasible}: value {best.value:.6g}")
         for name, value in best.params.items():
             console.print(f"  {name}: {value}", markup=False)
     elif summary.complete:

@@ -49,6 +49,9 @@ def closing_attrs(
     if outcome is not None:
         if outcome.metrics:
             final[attrs.METRICS] = outcome.metrics
+        if outcome.constraints:
+            final[attrs.CONSTRAINTS] = outcome.constraints
+            final[attrs.FEASIBLE] = outcome.feasible
         final.update(outcome.user_attrs)
     return final
 
@@ -83,4 +86,6 @@ class Closing:
             register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
                                self.artifact_store)  # fmt: skip
         values = outcome.values if outcome is not None else None
+        for name, violation in (outcome.violations if outcome else {}).items():
+            f.trial.set_constraint(name, violation)  # what the samplers read
         return self.study.tell(f.trial, values, state=state, skip_if_finished=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.attrs import RESERVED
+from hpo.spec.models import Bound
 
 MAX_DOCUMENT_BYTES = 1_000_000
 MAX_USER_ATTRS = 64
@@ -24,6 +26,12 @@ class Outcome:
     values: list[float]
     metrics: dict[str, float] = field(default_factory=dict)
     user_attrs: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, float] = field(default_factory=dict)  # the values, as reported
+    violations: dict[str, float] = field(default_factory=dict)  # Optuna's form: <= 0 is feasible
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.violations.values())
 
 
 def _load(raw: bytes, name: str) -> Any:
@@ -44,8 +52,16 @@ def _finite(value: Any, what: str) -> float:
     return value
 
 
-def parse_result(raw: bytes | None, n_objectives: int, metric_names: list[str] | None) -> Outcome:
-    """The objective values from result.json, or :class:`InvalidDocument` saying what is wrong."""
+def parse_result(
+    raw: bytes | None,
+    n_objectives: int,
+    metric_names: list[str] | None,
+    bounds: Mapping[str, Bound] | None = None,
+) -> Outcome:
+    """The objective values from result.json, or :class:`InvalidDocument` saying what is wrong.
+
+    Each constrained value (``bounds``) is read from the document's ``constraints`` object,
+    else from its ``metrics``; a result without one of them cannot be judged and fails."""
     if raw is None:
         raise InvalidDocument("the trainer exited without writing result.json")
     doc = _load(raw, "result.json")
@@ -60,7 +76,27 @@ def parse_result(raw: bytes | None, n_objectives: int, metric_names: list[str] |
     if not isinstance(attrs, dict) or len(attrs) > MAX_USER_ATTRS:
         raise InvalidDocument(f"result.json 'user_attrs' must be an object of <= {MAX_USER_ATTRS}")
     clean = {(f"user.{k}" if k in RESERVED else str(k)[:128]): v for k, v in attrs.items()}
-    return Outcome(values=values, metrics=metrics, user_attrs=clean)
+    bounds = bounds or {}
+    constraints = _constraints(doc, metrics, list(bounds))
+    violations = {name: bound.violation(constraints[name]) for name, bound in bounds.items()}
+    return Outcome(values=values, metrics=metrics, user_attrs=clean, constraints=constraints,
+                   violations=violations)  # fmt: skip
+
+
+def _constraints(doc: dict[str, Any], metrics: dict[str, float], names: list[str]) -> dict:
+    given = doc.get("constraints", {})
+    if not isinstance(given, dict):
+        raise InvalidDocument("result.json 'constraints' must be an object")
+    out = {}
+    for name in names:
+        if name in given:
+            out[name] = _finite(given[name], f"constraint {name!r}")
+        elif name in metrics:
+            out[name] = metrics[name]
+        else:
+            raise InvalidDocument(f"result.json has no value for constraint {name!r} "
+                                  "(in 'constraints' or 'metrics')")  # fmt: skip
+    return out
 
 
 def _values(

@@ -314,7 +314,8 @@ class Controller:
 
     def _read_outcome(self, f: InFlight) -> Outcome:
         raw = self.store.get(self.layout.result(f.number))
-        return parse_result(raw, self._n_objectives, self.spec.objective.metric_names)
+        objective = self.spec.objective
+        return parse_result(raw, self._n_objectives, objective.metric_names, objective.bounds)
 
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
         max_attempts = self.spec.retries.max_attempts

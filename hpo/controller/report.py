@@ -35,19 +35,26 @@ class TrialEvent:
 
 
 class BestSoFar:
-    """The best value of a single-objective study so far (``direction`` None: several)."""
+    """The best feasible value of a single-objective study so far (``direction`` None: several
+    objectives, which have no single best)."""
 
     def __init__(self, direction: str | None) -> None:
         self.direction = direction
         self.value: float | None = None
 
     def load(self, study: optuna.Study, complete: int) -> None:
+        """The best feasible value of the trials so far (none before one)."""
         if self.direction is not None and complete:
-            self.value = study.best_value
+            try:
+                self.value = study.best_value
+            except ValueError:  # every complete trial misses objective.constraints
+                self.value = None
 
     def note(self, frozen: optuna.trial.FrozenTrial) -> None:
         if self.direction is None or frozen.state is not TrialState.COMPLETE:
             return
+        if any(v > 0 for v in frozen.constraints.values()):
+            return  # infeasible: never the best
         better = min if self.direction == "minimize" else max
         value = frozen.values[0]
         self.value = value if self.value is None else better(self.value, value)

@@ -54,6 +54,7 @@ class GPSampler(BaseSampler):
         self._space_key: tuple | None = None
         self._hyper: gp_model.Hyper | None = None
         self._fitted_at = 0
+        self._constraint_hyper: dict[str, gp_model.Hyper] = {}
         self._threads = ThreadpoolController()
 
     def reseed_rng(self) -> None:
@@ -91,17 +92,44 @@ class GPSampler(BaseSampler):
         seen = self._encode(space, complete + pending)
         if len(complete) < max(1, self._n_startup):
             return space.decode(self._startup_row(space, trial.number, seen))
-        x = seen[: len(complete)]
+        x, pending = seen[: len(complete)], seen[len(complete) :]
         y = _standardise(np.array([t.value for t in complete], dtype=float), study.direction)
         gp = self._fit(x, y, space)
+        feasible, constraints = self._constraints(complete, x, space)
+        if not feasible.any():
+            best, incumbent = None, None
+        else:
+            best = float(y[feasible].max())
+            incumbent = x[feasible][np.argmax(y[feasible])]
+            if not constraints:
+                # The kriging believer: each running trial is believed to score its posterior
+                # mean. That value counts as observed, so the bar to beat rises to it; the
+                # variance at the running trials' points goes (GP.with_pending), and so does
+                # their improvement.
+                best = max(best, float(gp.posterior(pending)[0].max(initial=-np.inf)))
+        acq = gp_acquisition.Acquisition(gp.with_pending(pending), best, constraints)
         rng = np.random.default_rng([self._seed, trial.number])
-        pending = seen[len(complete) :]
-        # The kriging believer: each running trial is believed to score its posterior mean.
-        # That value counts as observed, so the bar to beat rises to it; the variance at the
-        # running trials' points goes (GP.with_pending), and so does their improvement.
-        best = max(float(y.max()), float(gp.posterior(pending)[0].max(initial=-np.inf)))
-        row = gp_acquisition.propose(gp.with_pending(pending), space, best, seen, rng)
-        return space.decode(row)
+        return space.decode(gp_acquisition.propose(acq, space, incumbent, seen, rng))
+
+    def _constraints(
+        self, complete: list[FrozenTrial], x: np.ndarray, space: UnitSpace
+    ) -> tuple[np.ndarray, list[gp_acquisition.Constraint]]:
+        """Which trials are feasible, and one GP per constraint the trials report (fitted
+        to standardised violations; zero violation is the threshold)."""
+        names = sorted({name for t in complete for name in t.constraints})
+        if not names:
+            return np.ones(len(complete), dtype=bool), []
+        violations = np.array([[t.constraints.get(n, 0.0) for n in names] for t in complete])
+        out = []
+        for k, name in enumerate(names):
+            v = violations[:, k]
+            sd = v.std() if v.std() > 0 else 1.0
+            hyper = self._constraint_hyper.get(name)
+            fitted = gp_model.fit(x, (v - v.mean()) / sd, space.categorical, start=hyper,
+                                  deterministic=self._deterministic)  # fmt: skip
+            self._constraint_hyper[name] = fitted.hyper
+            out.append(gp_acquisition.Constraint(fitted, float(-v.mean() / sd)))
+        return np.all(violations <= 0, axis=1), out
 
     def sample_independent(
         self,

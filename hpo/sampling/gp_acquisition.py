@@ -1,16 +1,19 @@
 """Where to evaluate next: log expected improvement under a GP, maximised over the cube.
 
-The search follows Optuna's GP sampler in spirit: score many quasi-random candidates and
-perturbations of the best trials so far, refine the best few with L-BFGS-B along the
-continuous dimensions (analytic gradients), snap discrete dimensions to their grids and
-improve them one coordinate at a time. A point that is already a trial (finished or
-running) is never proposed again while another candidate is left: on a finite grid, the
-model's favourite is often a point it has already seen.
+With constraints, each one has a GP of its own and the acquisition adds the log probability
+that the point meets it (Optuna's LogCEI); before any trial is feasible only that
+probability counts. The search follows Optuna's GP sampler: score many quasi-random
+candidates, refine the best few with L-BFGS-B along the continuous dimensions (analytic
+gradients), snap discrete dimensions to their grids and improve them one coordinate at a
+time. A point that is already a trial (finished or running) is never proposed again while
+another candidate is left: on a finite grid the model's favourite is often one it has seen.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special
@@ -41,21 +44,54 @@ def log_ei(gp: GP, rows: np.ndarray, best: float) -> np.ndarray:
     return log_h((mean - best) / sd) + np.log(sd)
 
 
-def _log_ei_grad(
-    gp: GP, rows: np.ndarray, best: float, dims: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """LogEI at ``rows`` and its gradient along ``dims``."""
-    mean, var, dmean, dvar = gp.posterior_grad(rows, dims)
-    sd = np.sqrt(var)
-    z = (mean - best) / sd
-    lh = log_h(z)
-    dlh = np.exp(special.log_ndtr(z) - lh)  # d/dz log h(z) = Φ(z) / h(z)
-    dsd = dvar / (2.0 * sd[:, None])
-    dz = dmean / sd[:, None] - (z / sd)[:, None] * dsd
-    return lh + np.log(sd), dlh[:, None] * dz + dsd / sd[:, None]
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint's GP (standardised violations) and where zero violation lies on it."""
+
+    gp: GP
+    threshold: float
 
 
-def _refine(gp: GP, space: UnitSpace, starts: np.ndarray, best: float) -> np.ndarray:
+@dataclass(frozen=True)
+class Acquisition:
+    """LogEI over ``best`` (``None``: nothing feasible yet), plus log P(feasible)."""
+
+    gp: GP
+    best: float | None
+    constraints: Sequence[Constraint] = ()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        out = log_ei(self.gp, rows, self.best) if self.best is not None else np.zeros(len(rows))
+        for c in self.constraints:
+            mean, var = c.gp.posterior(rows)
+            out = out + special.log_ndtr((c.threshold - mean) / np.sqrt(var))
+        return out
+
+    def with_grad(self, rows: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The acquisition at ``rows`` and its gradient along ``dims``."""
+        value, grad = np.zeros(len(rows)), np.zeros((len(rows), int(dims.sum())))
+        if self.best is not None:
+            mean, var, dmean, dvar = self.gp.posterior_grad(rows, dims)
+            sd = np.sqrt(var)
+            z = (mean - self.best) / sd
+            lh = log_h(z)
+            dlh = np.exp(special.log_ndtr(z) - lh)  # d/dz log h(z) = Φ(z) / h(z)
+            dsd = dvar / (2.0 * sd[:, None])
+            dz = dmean / sd[:, None] - (z / sd)[:, None] * dsd
+            value, grad = lh + np.log(sd), dlh[:, None] * dz + dsd / sd[:, None]
+        for c in self.constraints:
+            mean, var, dmean, dvar = c.gp.posterior_grad(rows, dims)
+            sd = np.sqrt(var)
+            z = (c.threshold - mean) / sd
+            lp = special.log_ndtr(z)
+            ratio = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - lp)  # φ(z) / Φ(z)
+            dsd = dvar / (2.0 * sd[:, None])
+            dz = -dmean / sd[:, None] - (z / sd)[:, None] * dsd
+            value, grad = value + lp, grad + ratio[:, None] * dz
+        return value, grad
+
+
+def _refine(acq: Acquisition, space: UnitSpace, starts: np.ndarray) -> np.ndarray:
     """L-BFGS-B from each start along the continuous dimensions, in coordinates scaled by
     the kernel's length scales (well conditioned, as in Optuna). The starts are solved as one
     problem: the objective is a sum of independent terms, so one vectorised evaluation
@@ -63,13 +99,13 @@ def _refine(gp: GP, space: UnitSpace, starts: np.ndarray, best: float) -> np.nda
     cont = space.continuous
     if not cont.any():
         return starts
-    lengths = 1.0 / np.sqrt(gp.hyper.inv_sq_lengths[cont])
+    lengths = 1.0 / np.sqrt(acq.gp.hyper.inv_sq_lengths[cont])
     k, c = len(starts), int(cont.sum())
 
     def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
         rows = starts.copy()
         rows[:, cont] = z.reshape(k, c) * lengths
-        value, grad = _log_ei_grad(gp, rows, best, cont)
+        value, grad = acq.with_grad(rows, cont)
         return -float(value.sum()), -(grad * lengths).ravel()
 
     bounds = [(0.0, 1.0 / s) for s in lengths] * k
@@ -81,16 +117,16 @@ def _refine(gp: GP, space: UnitSpace, starts: np.ndarray, best: float) -> np.nda
     return out
 
 
-def _improve_discrete(gp: GP, space: UnitSpace, row: np.ndarray, best: float) -> np.ndarray:
-    """Greedy moves to a neighbouring grid value or another choice while LogEI improves."""
+def _improve_discrete(acq: Acquisition, space: UnitSpace, row: np.ndarray) -> np.ndarray:
+    """Greedy moves to a neighbouring grid value or another choice while the score improves."""
     if space.continuous.all():
         return row
-    score = float(log_ei(gp, row[None], best)[0])
+    score = float(acq(row[None])[0])
     for _ in range(2 * space.dim):
         near = space.neighbours(row)
         if not len(near):
             break
-        values = log_ei(gp, near, best)
+        values = acq(near)
         j = int(values.argmax())
         if values[j] <= score:
             break
@@ -99,22 +135,22 @@ def _improve_discrete(gp: GP, space: UnitSpace, row: np.ndarray, best: float) ->
 
 
 def propose(
-    gp: GP,
+    acq: Acquisition,
     space: UnitSpace,
-    best: float,
+    incumbent: np.ndarray | None,
     seen: np.ndarray,
     rng: np.random.Generator,
     *,
     n_candidates: int = 2048,
     n_starts: int = 10,
 ) -> np.ndarray:
-    """The row with the highest LogEI found, avoiding rows in ``seen`` when it can.
+    """The row with the highest acquisition found, avoiding rows in ``seen`` when it can.
 
-    Local searches start from the best candidate, the best trial so far, and candidates
-    drawn with probability proportional to their expected improvement (Optuna's roulette),
+    Local searches start from the best candidate, the ``incumbent`` (the best trial so far)
+    and candidates drawn with probability proportional to their score (Optuna's roulette),
     which keeps some searches away from the incumbent's basin."""
     candidates = space.sobol(n_candidates, seed=int(rng.integers(2**31)))
-    scores = log_ei(gp, candidates, best)
+    scores = acq(candidates)
     top = int(np.argmax(scores))
     weights = np.exp(scores - scores[top])
     weights[top] = 0.0
@@ -123,11 +159,13 @@ def propose(
         k = min(n_starts - 2, int(np.count_nonzero(weights)))
         chosen += list(rng.choice(len(candidates), size=k, replace=False,
                                   p=weights / weights.sum()))  # fmt: skip
-    starts = np.vstack([candidates[chosen], gp.x[np.argmax(gp.y)][None]])
-    refined = space.snap(_refine(gp, space, starts, best))
-    refined = np.stack([_improve_discrete(gp, space, row, best) for row in refined])
+    starts = candidates[chosen]
+    if incumbent is not None:
+        starts = np.vstack([starts, incumbent[None]])
+    refined = space.snap(_refine(acq, space, starts))
+    refined = np.stack([_improve_discrete(acq, space, row) for row in refined])
     pool = np.vstack([refined, candidates])
-    pool_scores = np.concatenate([log_ei(gp, refined, best), scores])
+    pool_scores = np.concatenate([acq(refined), scores])
     for j in np.argsort(pool_scores, kind="stable")[::-1]:
         if not is_seen(pool[j], seen):
             return pool[j]

@@ -127,7 +127,8 @@ def parse_spec(text: str, *, source: str = "<study>") -> StudySpec:
 
 def _to_spec_error(exc: ValidationError, root: yaml.Node | None, source: str) -> SpecError:
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    # a misspelt required field shows up as "missing" and "unknown field": the second says more
+    first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
     loc = tuple(first["loc"])
     message, field, hint = _describe(first, loc)
     more = len(errors) - 1
@@ -165,80 +166,72 @@ def _describe(error: dict, loc: tuple) -> tuple[str, str, str | None]:
 
 def _field_path(loc: Sequence[object]) -> str:
     parts: list[str] = []
-    for item in loc:
+    for item in _walk(loc)[0]:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in _TAGS:
-            continue
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)
 
 
-def _collect_tags() -> set[str]:
-    """Discriminator values pydantic puts into error locations; they are not YAML keys."""
-    return {
-        "auto",
-        "tpe",
-        "gp",
-        "optuna_gp",
-        "cmaes",
-        "random",
-        "qmc",
-        "nsga2",
-        "grid",
-        "none",
-        "median",
-        "percentile",
-        "successive_halving",
-        "hyperband",
-        "patient",
-        "float",
-        "int",
-        "categorical",
-        "local",
-        "batch",
-    }
+def _members(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (every variant of a union, the value type
+    of a dict or list, through ``Annotated`` and ``| None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    out: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        out += [m for m in _members(arg) if m not in out]
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and not getattr(annotation, "__args__", None):
+        out += _members(origin)
+    return out
 
 
-_TAGS = _collect_tags()
+def _tags_of(model: type[BaseModel]) -> tuple[object, ...]:
+    """The values of a variant's ``type`` discriminator (empty for other models)."""
+    field = model.model_fields.get("type")
+    return tuple(getattr(field.annotation, "__args__", ())) if field else ()
+
+
+def _is_mapping(annotation: object) -> bool:
+    """Whether a field holds a dict (its next error location item is a key, not a field)."""
+    for arg in (annotation, *(getattr(annotation, "__args__", ()) or ())):
+        if getattr(arg, "__origin__", None) is dict:
+            return True
+    return False
+
+
+def _walk(loc: Sequence[object]) -> tuple[list[object], list[type[BaseModel]]]:
+    """Follow an error location through the models: the items that are YAML keys (a union's
+    ``type`` tag and list indexes are not), and the models that can sit at the end."""
+    models: list[type[BaseModel]] = [StudySpec]
+    keys: list[object] = []
+    dict_key = False
+    for item in loc:
+        if dict_key or isinstance(item, int):
+            keys.append(item)
+            dict_key = False
+            continue
+        tagged = [m for m in models if item in _tags_of(m)]
+        if tagged:
+            models = tagged
+            continue
+        keys.append(item)
+        fields = [m.model_fields[str(item)] for m in models if str(item) in m.model_fields]
+        if not fields:
+            models = []
+            continue
+        dict_key = _is_mapping(fields[0].annotation)
+        models = _members(fields[0].annotation)
+    return keys, models
 
 
 def _known_fields(loc: Sequence[object]) -> list[str]:
-    """Field names allowed at ``loc`` (for did-you-mean hints)."""
-    model: type[BaseModel] | None = StudySpec
-    for item in loc:
-        if model is None:
-            return []
-        if isinstance(item, int) or item in _TAGS:
-            tag_model = _variant(model, item) if isinstance(item, str) else None
-            model = tag_model or model
-            continue
-        field = model.model_fields.get(str(item))
-        model = _model_of(field.annotation) if field else None
-    return list(model.model_fields) if model else []
-
-
-def _model_of(annotation: object) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if found:
-            return found
-    return None
-
-
-def _variant(model: type[BaseModel], tag: str) -> type[BaseModel] | None:
-    del model
-    from hpo.spec import models
-
-    for obj in vars(models).values():
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and "type" in obj.model_fields:
-            default = obj.model_fields["type"].annotation
-            if tag in getattr(default, "__args__", ()):
-                return obj
-    return None
+    """Field names allowed at ``loc`` (for did-you-mean hints), read from the models: at a
+    union, the variant the location's ``type`` tag names."""
+    _, models = _walk(loc)
+    return sorted({name for m in models for name in m.model_fields})
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[object]) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -55,13 +56,52 @@ def parse_duration(value: object) -> float | None:
 # --------------------------------------------------------------------------- objective
 
 
+_BOUND = re.compile(r"^\s*(<=|>=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One constraint of ``objective.constraints``: ``name: "<= 16"`` or ``">= 0.9"``."""
+
+    op: Literal["<=", ">="]
+    limit: float
+
+    def violation(self, value: float) -> float:
+        """Optuna's form: feasible when zero or less (how far past the limit ``value`` is)."""
+        return value - self.limit if self.op == "<=" else self.limit - value
+
+
+def parse_bound(text: object) -> Bound:
+    match = _BOUND.match(str(text)) if isinstance(text, str | int | float) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a bound; write '<= 16' or '>= 0.9'")
+    return Bound(match[1], float(match[2]))  # type: ignore[arg-type]
+
+
 class ObjectiveSpec(_Model):
-    """What the trainer's result is judged by: one metric and direction, or several."""
+    """What the trainer's result is judged by: one metric and direction, or several, and
+    optional constraints on other values the trainer reports (``trial.finish(..., constraints=
+    {...})`` or ``metrics``) that a good trial must satisfy."""
 
     metric: str | None = None
     direction: Direction | None = None
     metrics: list[str] | None = None
     directions: list[Direction] | None = None
+    constraints: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("constraints")
+    @classmethod
+    def _bounds(cls, constraints: dict[str, str]) -> dict[str, str]:
+        for name, text in constraints.items():
+            try:
+                parse_bound(text)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return constraints
+
+    @property
+    def bounds(self) -> dict[str, Bound]:
+        return {name: parse_bound(text) for name, text in self.constraints.items()}
 
     @model_validator(mode="after")
     def _one_form(self) -> ObjectiveSpec:
@@ -238,6 +278,9 @@ class WarmStartSpec(_Model):
 # --------------------------------------------------------------------------- the study
 
 
+_IGNORE_CONSTRAINTS = ("random", "qmc", "grid", "cmaes")  # samplers that never read them
+
+
 class StudySpec(_Model):
     """The whole study file."""
 
@@ -283,6 +326,11 @@ class StudySpec(_Model):
             )
         if multi and not isinstance(self.pruner, NoPrunerSpec):
             raise ValueError("pruning needs a single objective; set 'pruner: {type: none}'")
+        if self.objective.constraints and self.sampler.type in _IGNORE_CONSTRAINTS:
+            raise ValueError(
+                f"sampler '{self.sampler.type}' cannot use objective.constraints; use auto, "
+                "tpe, gp, nsga2 or optuna_gp"
+            )
         if has_conditions(self.search_space) and self.sampler.type in ("gp", "grid"):
             raise ValueError(
                 f"sampler '{self.sampler.type}' needs every parameter in every trial, and the "
