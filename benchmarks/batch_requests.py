@@ -1,11 +1,11 @@
 """AWS requests per trial of a Batch study, by API, and how long a freed GPU waits: the real
-controller on the fake Batch lifecycle (hpo.testing.fake_batch), trial documents in moto's
+controller on the fake Batch lifecycle (tests.fakes.fake_batch), trial documents in moto's
 S3, job state events through moto's EventBridge and SQS, instances in moto's ECS and EC2.
 
     python benchmarks/batch_requests.py [--trials 128] [--parallel 64] [--pruner none]
         [--poll 15] [--events] [--sigma 0] [--steps 3] [--seed 0]
 
-Trainers are real subprocesses (hpo/testing/quick_trainer.py, standard library only) that
+Trainers are real subprocesses (tests/fakes/quick_trainer.py, standard library only) that
 read params.json and write progress.json/result.json through the moto server. Only the
 controller's requests are counted: per-trial (params in, SubmitJob, result out; TerminateJob
 for pruned trials), polling (DescribeJobs, ListJobs, progress listings and reads, the events
@@ -38,8 +38,9 @@ sys.path.insert(0, str(REPO))  # benchmarks.* when run as a script
 
 from benchmarks.schedule import percentile  # noqa: E402
 from benchmarks.warp import WarpClock  # noqa: E402
+from hpo.storage import open_storage  # noqa: E402
 
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 BUCKET = "hpo-bench"
 TARGET = 3.0
 REGION = "us-east-1"
@@ -97,7 +98,7 @@ class Report:
         return self.run.parallel
 
     def per_trial(self, kind: str) -> float:
-        from hpo.testing.requests import per_trial
+        from tests.fakes.requests import per_trial
 
         return per_trial(self.rows, self.trials, kind)
 
@@ -154,7 +155,7 @@ def _study_file(workdir: Path, run: Run) -> Path:
 
 def _plan_runs(fake: Any, run: Run) -> None:
     """Each trial's RUNNING time: log-normal around ``run_seconds`` (seeded)."""
-    from hpo.testing.fake_batch import JobPlan
+    from tests.fakes.fake_batch import JobPlan
 
     rng = random.Random(run.seed)
     for n in range(run.trials + run.parallel):
@@ -184,11 +185,11 @@ def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
     from hpo.spec import build
     from hpo.spec.loader import load_study
     from hpo.store.s3 import S3Store
-    from hpo.testing.fake_batch import FakeBatch, Timings
-    from hpo.testing.fake_events import BatchEvents, FakeTimeSqs, StackOutputs, event_outputs
-    from hpo.testing.fake_prices import make_fleet
-    from hpo.testing.moto_env import container_env
-    from hpo.testing.requests import ApiTally, S3Tally, tally
+    from tests.fakes.fake_batch import FakeBatch, Timings
+    from tests.fakes.fake_events import BatchEvents, FakeTimeSqs, StackOutputs, event_outputs
+    from tests.fakes.fake_prices import make_fleet
+    from tests.fakes.moto_env import container_env
+    from tests.fakes.requests import ApiTally, S3Tally, tally
 
     study = load_study(_study_file(workdir, run))
     clock = SimClock()
@@ -218,7 +219,7 @@ def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
     counter = S3Tally(s3)
     backend = make_batch_backend(study, clients=clients)
     store = S3Store.from_uri(study.store_root, client=s3)
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     started = time.perf_counter()
     try:
         summary = Controller(optuna_study, study.spec, backend, store, clock=clock).run()
@@ -236,7 +237,7 @@ def measure(endpoint: str, s3: Any, workdir: Path, run: Run) -> Report:
 
 def render(report: Report) -> str:
     """The table the script prints."""
-    from hpo.testing.requests import PER_TRIAL, POLLING, PRICING, SETUP
+    from tests.fakes.requests import PER_TRIAL, POLLING, PRICING, SETUP
 
     s, run = report.summary, report.run
     mode = "events" if run.events else "polling"
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
     from moto import mock_aws
 
-    from hpo.testing.moto_env import moto_server
+    from tests.fakes.moto_env import moto_server
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with mock_aws(), moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         s3.create_bucket(Bucket=BUCKET)
         report = measure(endpoint, s3, Path(tmp), run)
     print(render(report))
-    from hpo.testing.requests import PER_TRIAL
+    from tests.fakes.requests import PER_TRIAL
 
     return 0 if report.per_trial(PER_TRIAL) <= TARGET else 1
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hpo import attrs  # noqa: E402
-from hpo.spec import build  # noqa: E402
+from hpo.storage import open_storage  # noqa: E402
 
 
 def run_study(workdir: Path, study_file: Path, seed: int, n_trials: int, pruner: dict) -> None:
@@ -106,7 +106,7 @@ def collect(roots: list[Path]) -> Pairs:
         for journal in sorted(root.rglob("bench-*-*.journal")):
             _, kind, seed = journal.stem.split("-")
             spec = yaml.safe_load(journal.with_suffix(".yaml").read_text())
-            study = optuna.load_study(study_name=journal.stem, storage=build.storage(str(journal)))
+            study = optuna.load_study(study_name=journal.stem, storage=open_storage(str(journal)))
             done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
             if len(done) < spec["budget"]["n_trials"]:
                 continue  # still running (or interrupted): not a result yet

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from hpo.spec import build  # noqa: E402
 from hpo.spec.optimizers import PrunerSpec  # noqa: E402
+from hpo.storage import open_storage  # noqa: E402
 
 Curve = tuple[list[float], float]  # intermediate values by step, final value
 
@@ -54,10 +55,10 @@ def load(source: str) -> dict[str, list[Curve]]:
     benchmark seed's pruned twin, or a stored study's own name."""
     if Path(source).is_dir():
         return {
-            j.stem.replace("-none-", "-prune-"): curves(build.storage(str(j)), j.stem)
+            j.stem.replace("-none-", "-prune-"): curves(open_storage(str(j)), j.stem)
             for j in sorted(Path(source).rglob("bench-none-*.journal"), key=_natural)
         }
-    storage = build.storage(source)
+    storage = open_storage(source)
     return {name: curves(storage, name) for name in optuna.get_all_study_names(storage)}
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import optuna
 import yaml
 
+from hpo import storage
 from hpo.backends.base import JobSpec
 from hpo.backends.simulated import SimPlan, SimulatedBackend
 from hpo.controller.clock import Clock
@@ -51,26 +52,26 @@ def make_spec(
 @contextlib.contextmanager
 def storage_for(kind: str, workdir: Path) -> Iterator[optuna.storages.BaseStorage]:
     """:func:`open_storage`, plus ``postgresql``: the database at $HPO_BENCH_POSTGRESQL_URL, or
-    a throwaway local server (``hpo.testing.postgres``, fsync on) for the block's duration."""
+    a throwaway local server (``tests.fakes.postgres``, fsync on) for the block's duration."""
     if kind != "postgresql":
         yield open_storage(kind, workdir)
         return
     url = os.environ.get("HPO_BENCH_POSTGRESQL_URL")
     if url:
-        yield build.storage(url)
+        yield storage.open_storage(url)
         return
-    from hpo.testing.postgres import PostgresServer
+    from tests.fakes.postgres import PostgresServer
 
     with PostgresServer() as server:
-        yield build.storage(server.create_database())
+        yield storage.open_storage(server.create_database())
 
 
 def open_storage(kind: str, workdir: Path) -> optuna.storages.BaseStorage:
     """``journal`` (hpo's default), ``sqlite`` (RDB via SQLAlchemy) or ``memory``."""
     if kind == "journal":
-        return build.storage(str(workdir / "study.journal"))
+        return storage.open_storage(str(workdir / "study.journal"))
     if kind == "sqlite":
-        return build.storage(f"sqlite:///{workdir / 'study.db'}")
+        return storage.open_storage(f"sqlite:///{workdir / 'study.db'}")
     if kind == "memory":
         return optuna.storages.InMemoryStorage()
     raise ValueError(f"unknown storage {kind!r}")
@@ -167,5 +168,5 @@ def add_history(
                 params=params, distributions=space, value=objective(params), user_attrs=attrs
             )
         )
-    with build.group_commit(study._storage):
+    with storage.group_commit(study):
         study.add_trials(trials)

@@ -8,18 +8,31 @@ from __future__ import annotations
 
 import enum
 
+from optuna.trial import TrialState
+
 
 class Stage(enum.StrEnum):
-    """The controller's finer view of a RUNNING Optuna trial (see DESIGN.md, Trial lifecycle)."""
+    """The controller's finer view of a RUNNING Optuna trial, recorded in its ``stage``
+    attribute (see "Trial lifecycle" in ``docs/architecture.md``). The last three record how
+    it ended; they say what its Optuna state says (:meth:`ended`), in the words stored
+    studies already hold."""
 
     ASKED = "asked"
     STAGED = "staged"  # params.json written
     SUBMITTED = "submitted"  # job id recorded
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    PRUNED = "pruned"
+    SUCCEEDED = "succeeded"  # TrialState.COMPLETE
+    FAILED = "failed"  # TrialState.FAIL
+    PRUNED = "pruned"  # TrialState.PRUNED
 
+    @classmethod
+    def ended(cls, state: TrialState) -> Stage:
+        """The stage that records a trial ending in ``state`` (COMPLETE, PRUNED or FAIL)."""
+        return _ENDED[state]
+
+
+_ENDED = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
+          TrialState.FAIL: Stage.FAILED}  # fmt: skip
 
 BACKEND = "backend"
 JOB_ID = "job_id"

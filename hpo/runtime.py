@@ -1,15 +1,13 @@
-"""Assemble the pieces a study file asks for: storage, object store and backend."""
+"""Assemble what a study file asks for: its object store and its backend (its storage is
+:func:`hpo.storage.open_storage`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
-
 from hpo.backends.base import Backend
-from hpo.spec import build
 from hpo.spec.loader import StudyFile
-from hpo.store.base import ObjectStore, open_store
+from hpo.store import ObjectStore, open_store
 
 
 def make_store(study: StudyFile) -> ObjectStore:
@@ -45,7 +43,3 @@ def make_backend(study: StudyFile) -> Backend:
     from hpo.backends.batch import make_batch_backend  # the cloud half
 
     return make_batch_backend(study)
-
-
-def open_storage(study: StudyFile) -> optuna.storages.BaseStorage:
-    return build.storage(study.storage_url)

@@ -20,16 +20,17 @@ from typing import Any
 
 import optuna
 
+from hpo.artifacts import artifact_store_for
 from hpo.backends.base import Backend
 from hpo.commands.signals import on_stop_signals
 from hpo.controller.failpoints import Failpoints
-from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller
 from hpo.controller.report import Reporter
-from hpo.inspect.artifacts import artifact_store_for
-from hpo.runtime import make_backend, make_store, open_storage
+from hpo.lease import Lease
+from hpo.runtime import make_backend, make_store
 from hpo.spec import build, changes
 from hpo.spec.loader import StudyFile
+from hpo.storage import open_storage
 from hpo.warmstart import warm_start
 
 Notify = Callable[[str], None]
@@ -50,7 +51,7 @@ def prepare_study(
 ) -> tuple[optuna.Study, list[str]]:
     """Open (or create) the study and check the file against it; the notes of accepted changes."""
     build.check_requirements(file.spec, str(file.path), file.storage_url)
-    study = build.create_study(file, open_storage(file))
+    study = build.create_study(file, open_storage(file.storage_url))
     return study, changes.check(study, file.spec, str(file.path), allow=allow_changes)
 
 

@@ -21,6 +21,7 @@ from hpo.inspect import reader
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, display_url, load_study
 from hpo.spec.models import StudySpec, is_active
+from hpo.storage import group_commit, open_storage
 
 _COPIED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -56,7 +57,7 @@ def open_source(file: StudyFile) -> tuple[optuna.Study, str, StudySpec | None]:
         return reader.open_study(other), f"study {other.spec.name!r} ({ws.from_})", other.spec
     url = ws.storage if "://" in str(ws.storage) else str(file.base_dir / str(ws.storage))
     try:
-        storage = reader.open_url(url)
+        storage = open_storage(url, read_only=True)
     except FileNotFoundError:
         hint = "give the source study's journal file or database URL"
         raise SpecError(f"no storage at {url}", file=str(file.path), field="warm_start.storage",
@@ -166,7 +167,7 @@ def warm_start(target: optuna.Study, file: StudyFile) -> CopyReport:
             todo.append(_copy(trial, point, spec, name))
         else:
             skipped[point] += 1
-    with build.group_commit(target._storage):
+    with group_commit(target):
         target.add_trials(todo)
     return CopyReport(label, len(todo), already, dict(skipped))
 

@@ -58,6 +58,11 @@ class _Files:
             self.bucket, self.prefix = bucket, prefix
             self._s3 = s3_client or _default_s3_client()
 
+    @property
+    def on_s3(self) -> bool:
+        """Whether the trial lives on S3 (else in a local directory)."""
+        return self._s3 is not None
+
     def read(self, name: str) -> bytes | None:
         if self._s3 is None:
             try:
@@ -199,7 +204,7 @@ class Trial:
     # ------------------------------------------------------------------ checkpoints
 
     def _restore_checkpoints(self) -> Path:
-        if self._files._s3 is None:
+        if not self._files.on_s3:
             directory = Path(self.uri, CHECKPOINTS)
             directory.mkdir(parents=True, exist_ok=True)
             return directory
@@ -236,7 +241,7 @@ class Trial:
         sync may see some files new and some old: keep a checkpoint in one file, or write a
         file naming the complete set last.
         """
-        if self._files._s3 is None:
+        if not self._files.on_s3:
             return
         now = self._local_checkpoint_files(self.checkpoint_dir)
         for rel, stamp in sorted(now.items()):
@@ -291,7 +296,7 @@ class Trial:
 
     def artifact_path(self, name: str) -> Path:
         """A local path for a file to show in the dashboard (local trials only)."""
-        if self._files._s3 is not None:
+        if self._files.on_s3:
             raise WorkerError("use upload_artifact() for trials on S3")
         path = Path(self.uri, "artifacts", name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,7 +305,7 @@ class Trial:
     def upload_artifact(self, file: str | os.PathLike[str]) -> None:
         """Copy a file into the trial's ``artifacts/``."""
         src = Path(file)
-        if self._files._s3 is None:
+        if not self._files.on_s3:
             shutil.copyfile(src, self.artifact_path(src.name))
         else:
             self._files.upload(f"artifacts/{src.name}", src)

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from hpo.attrs import STUDY_SPEC
 from hpo.cli import main
-from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 
 TRAINER = Path(__file__).parent / "data" / "square_trainer.py"
 BASE = f"""\
@@ -70,7 +70,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
     file = load_study(path)
-    return optuna.load_study(study_name="edited", storage=build.storage(file.storage_url)).trials
+    return optuna.load_study(study_name="edited", storage=open_storage(file.storage_url)).trials
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_a_changed_study_file(started: Path, case: str) -> None:
 def test_a_study_recorded_before_the_check_is_checked_from_its_trials(
     started: Path, case: str
 ) -> None:
-    study = optuna.load_study(study_name="edited", storage=build.storage(
+    study = optuna.load_study(study_name="edited", storage=open_storage(
         str(started.parent / "edited.journal")))  # fmt: skip
     study.set_user_attr(STUDY_SPEC, {})  # as a study from an earlier hpo has none
     edits, _, _, message = CASES[case]

@@ -31,6 +31,7 @@ from hpo.backends.local import LocalBackend
 from hpo.controller.loop import Controller
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.local import LocalStore
 from tests.conftest import SKLEARN_TRAINER
 
@@ -97,7 +98,7 @@ def test_a_killed_attempt_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "gate.py").write_text(GATE)
     marker = tmp_path / "checkpointed"
     study_file = load_study(path)
-    study = build.create_study(study_file, build.storage(study_file.storage_url))
+    study = build.create_study(study_file, open_storage(study_file.storage_url))
     store = LocalStore(tmp_path / "runs")
     backend = LocalBackend(study_file.trainer_argv, tmp_path / "runs" / "ckpt" / "jobs")
     controller = Controller(study, study_file.spec, backend, store)

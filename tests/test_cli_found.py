@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from hpo.attrs import STUDY_LEASE
 from hpo.cli import main
-from hpo.controller.lease import Lease
+from hpo.lease import Lease
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from tests.conftest import MINIMAL_STUDY, REPO
 
 AWS_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
@@ -54,7 +55,7 @@ def test_batch_without_a_region_is_one_line_and_leaves_no_running_controller(
 def test_status_does_not_call_a_dead_controller_running(write_study) -> None:
     path = write_study(MINIMAL_STUDY)
     file = load_study(path)
-    study = build.create_study(file, build.storage(file.storage_url))
+    study = build.create_study(file, open_storage(file.storage_url))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     Lease(study, now=time.time, pid=dead.pid).acquire()  # killed: never released
@@ -70,7 +71,7 @@ def test_status_does_not_call_a_dead_controller_running(write_study) -> None:
 def test_a_refused_second_controller_is_told_the_study_file_to_stop(write_study) -> None:
     path = write_study(MINIMAL_STUDY)
     file = load_study(path)
-    study = build.create_study(file, build.storage(file.storage_url))
+    study = build.create_study(file, open_storage(file.storage_url))
     Lease(study, now=time.time, pid=os.getpid()).acquire()  # this live process holds it
     code, out = cli("run", str(path))
     assert code == 3, out

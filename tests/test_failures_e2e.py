@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.backends.launcher import pid_alive
-from hpo.spec import build
+from hpo.storage import open_storage
 
 pytestmark = pytest.mark.slow
 TRAINER = Path(__file__).parent / "data" / "found_trainer.py"
@@ -47,7 +47,7 @@ def hpo_run(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
-    storage = build.storage(str(path.parent / "found.journal"))
+    storage = open_storage(str(path.parent / "found.journal"))
     return optuna.load_study(study_name="found", storage=storage).get_trials()
 
 

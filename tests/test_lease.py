@@ -9,8 +9,8 @@ import optuna
 import pytest
 
 from hpo.attrs import STUDY_LEASE
-from hpo.controller.lease import Lease
 from hpo.errors import LeaseError
+from hpo.lease import Lease
 
 
 class Now:

@@ -14,9 +14,10 @@ import pytest
 
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus
 from hpo.backends.local import LocalBackend
-from tests.backend_contract import PROGRAM_ENV, BackendContract, finished
+from hpo.testing import CONTRACT_TRAINER
+from hpo.testing.backend_contract import PROGRAM_ENV, BackendContract, finished
 
-TRAINER = Path(__file__).parent / "data" / "contract_trainer.py"
+TRAINER = CONTRACT_TRAINER
 
 
 class LocalHarness:

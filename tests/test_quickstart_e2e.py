@@ -21,7 +21,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo import attrs
-from hpo.spec import build
+from hpo.storage import open_storage
 from tests.conftest import REPO, SKLEARN_TRAINER
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     study_file.write_text(text)
     first, dashboard_reads = run_while_dashboard_reads(study_file, tmp / "quickstart.journal")
     second = hpo_cli("run", str(study_file), cwd=tmp)
-    storage = build.storage(str(tmp / "quickstart.journal"))
+    storage = open_storage(str(tmp / "quickstart.journal"))
     study = optuna.load_study(study_name="quickstart", storage=storage)
     return {"dir": tmp, "first": first, "second": second, "study": study, "storage": storage,
             "dashboard_reads": dashboard_reads}  # fmt: skip

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.controller.failpoints import ENV as FAILPOINTS_ENV
-from hpo.spec import build
+from hpo.storage import open_storage
 
 pytestmark = pytest.mark.slow
 TRAINER = Path(__file__).parent / "data" / "chaos_trainer.py"
@@ -53,7 +53,7 @@ def start(study: Path, failpoints: str | None = None) -> subprocess.Popen[str]:
 
 
 def load(study: Path) -> optuna.Study:
-    storage = build.storage(str(study.parent / "chaos.journal"))
+    storage = open_storage(str(study.parent / "chaos.journal"))
     return optuna.load_study(study_name="chaos", storage=storage)
 
 

@@ -16,11 +16,12 @@ from hpo.backends.base import JobSpec
 from hpo.backends.simulated import SimPlan, SimulatedBackend
 from hpo.cli import main
 from hpo.controller.clock import FakeClock
-from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller, StopReason
 from hpo.controller.report import NullReporter, Snapshot
+from hpo.lease import Lease
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.local import LocalStore
 from tests.conftest import MINIMAL_STUDY
 
@@ -55,7 +56,7 @@ class StopFromCli(NullReporter):
 def test_stop_reaches_the_live_controller_which_leaves_its_jobs_running(tmp_path: Path) -> None:
     path = _study_file(tmp_path)
     study_file = load_study(path)
-    study = build.create_study(study_file, build.storage(study_file.storage_url))
+    study = build.create_study(study_file, open_storage(study_file.storage_url))
     clock = FakeClock()
     store = LocalStore(tmp_path / "runs")
     backend = SimulatedBackend(store, _long_jobs, clock.now, poll_interval=1.0)
@@ -79,6 +80,6 @@ def test_stop_reaches_the_live_controller_which_leaves_its_jobs_running(tmp_path
 def test_with_no_controller_stop_says_there_is_nothing_to_stop(tmp_path: Path) -> None:
     path = _study_file(tmp_path)
     study_file = load_study(path)
-    build.create_study(study_file, build.storage(study_file.storage_url))
+    build.create_study(study_file, open_storage(study_file.storage_url))
     assert "no controller is running study 'demo'; nothing to stop" in _stop(path)
     assert "cancelled 0 running trial(s) of study 'demo'" in _stop(path, "--cancel")

@@ -13,7 +13,7 @@ from moto import mock_aws
 from hpo.store.base import ObjectStore
 from hpo.store.local import LocalStore
 from hpo.store.s3 import S3Store
-from tests.store_contract import StoreContract
+from hpo.testing.store_contract import StoreContract
 
 
 @pytest.fixture

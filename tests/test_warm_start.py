@@ -22,6 +22,7 @@ from hpo.controller.failpoints import ENV as FAILPOINTS_ENV
 from hpo.session import open_session
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 
 CHAOS = Path(__file__).parent / "data" / "chaos_trainer.py"
 SQUARE = Path(__file__).parent / "data" / "square_trainer.py"
@@ -35,7 +36,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 def load(path: Path) -> optuna.Study:
     file = load_study(path)
-    return optuna.load_study(study_name=file.spec.name, storage=build.storage(file.storage_url))
+    return optuna.load_study(study_name=file.spec.name, storage=open_storage(file.storage_url))
 
 
 @pytest.mark.slow
@@ -124,7 +125,7 @@ def finished_source(tmp: Path) -> Path:
     """A finished quickstart-like study: 40 complete trials, 1 failed, as hpo records them."""
     path = quickstart_like(tmp, "source")
     file = load_study(path)
-    study = build.create_study(file, build.storage(file.storage_url))
+    study = build.create_study(file, open_storage(file.storage_url))
     space = build.distributions(file.spec)
     sampler = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     trials = []

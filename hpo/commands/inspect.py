@@ -21,13 +21,14 @@ from optuna.trial import TrialState
 from rich.console import Console, RenderableType
 from rich.live import Live
 
+from hpo import aws
 from hpo.commands.signals import interruptible
-from hpo.controller.budget import Budget
-from hpo.controller.lease import holder_alive
 from hpo.errors import HpoError
-from hpo.inspect import aws, export, logs, reader
+from hpo.inspect import export, logs, reader
 from hpo.inspect.render import best_view, status_view
 from hpo.inspect.snapshot import best_trials, take_snapshot
+from hpo.lease import holder_alive
+from hpo.optuna_internals import storage_of, trial_id
 from hpo.spec import build
 from hpo.spec.loader import load_study
 
@@ -53,12 +54,11 @@ def _wait(ctx: click.Context) -> Callable[[float], bool]:
 @click.option("--allow-edits", is_flag=True, help="Let the dashboard change the study.")
 def dashboard(study_file: str, host: str, port: int, allow_edits: bool) -> None:
     """Serve optuna-dashboard for STUDY_FILE (with the trials' artifacts) until Ctrl-C."""
-    from hpo.inspect.artifacts import artifact_store_for
+    from hpo.artifacts import artifact_store_for
     from hpo.inspect.dashboard import DashboardServer, dashboard_app, study_url
 
     study = load_study(study_file)
-    storage = reader.open_storage(study)
-    reader.open_study(study)  # a clear error when the study does not exist yet
+    storage = storage_of(reader.open_study(study))  # a clear error if it does not exist yet
     try:
         artifact_store = artifact_store_for(study)
     except HpoError as exc:  # e.g. no AWS region/credentials here: serve without artifacts
@@ -98,8 +98,7 @@ def status(ctx: click.Context, study_file: str, as_json: bool, watch: float | No
     optuna_study = reader.open_study(study)
     clock: Callable[[], float] = _obj(ctx, "clock", time.time)
 
-    target = Budget(study.spec.budget, time.monotonic, build.grid_size(study.spec)).target
-
+    target = build.trial_target(study.spec.budget.n_trials, build.grid_size(study.spec))
     host = socket.gethostname()
 
     def snapshot() -> Any:
@@ -215,8 +214,8 @@ def logs_cmd(
 ) -> None:
     """Print TRIAL's log (a local file, or CloudWatch Logs on Batch)."""
     study = load_study(study_file)
-    storage = reader.open_storage(study)
-    frozen = reader.trial_by_number(reader.open_study(study), trial, study_file=study_file)
+    optuna_study = reader.open_study(study)
+    frozen = reader.trial_by_number(optuna_study, trial, study_file=study_file)
     entry = logs.pick_attempt(frozen, attempt)
 
     @functools.cache
@@ -230,7 +229,7 @@ def logs_cmd(
             t,
             logs.pick_attempt(t, entry.attempt),
             log_group=group,
-            logs_client=lambda: _obj(ctx, "logs_client", None) or aws.client(study, "logs"),
+            logs_client=lambda: _obj(ctx, "logs_client", None) or aws.study_client(study, "logs"),
         )
 
     if not follow:
@@ -241,7 +240,7 @@ def logs_cmd(
         return
 
     def fresh() -> Any:
-        return storage.get_trial(frozen._trial_id)
+        return storage_of(optuna_study).get_trial(trial_id(frozen))
 
     def is_done() -> bool:
         t = fresh()

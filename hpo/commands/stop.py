@@ -7,12 +7,12 @@ import time
 import click
 
 from hpo import attrs
-from hpo.controller.lease import Lease
 from hpo.controller.loop import Controller
 from hpo.errors import HpoError
-from hpo.inspect.reader import open_study
+from hpo.lease import Lease
 from hpo.runtime import make_backend, make_store
 from hpo.spec.loader import load_study
+from hpo.storage import existing_study
 
 
 @click.command()
@@ -24,7 +24,7 @@ from hpo.spec.loader import load_study
 def stop(study_file: str, cancel: bool, wait: bool, timeout: float) -> None:
     """Stop the study in STUDY_FILE (jobs keep running unless --cancel)."""
     study = load_study(study_file)
-    optuna_study = open_study(study)
+    optuna_study = existing_study(study, read_only=False)  # it writes: the stop request
     lease = Lease(optuna_study, now=time.time, study_file=str(study.path))
     holder = optuna_study.user_attrs.get(attrs.STUDY_LEASE)
     if isinstance(holder, dict) and holder.get("owner") and lease.holder_is_live(holder):

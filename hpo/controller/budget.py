@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 
 import optuna
@@ -9,11 +10,12 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.controller.spending import MAX_COST, MAX_GPU_HOURS, Spending
+from hpo.spec.build import trial_target
 from hpo.spec.models import BudgetSpec
 
 
-class StopReason:
-    """Why ``Controller.run`` returned (plain strings, shown to the user)."""
+class StopReason(enum.StrEnum):
+    """Why ``Controller.run`` returned (shown to the user as its value)."""
 
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
@@ -66,7 +68,7 @@ class Budget:
     @property
     def target(self) -> int:
         """How many finished trials the study aims for: ``n_trials``, or a smaller grid's size."""
-        return min(self.spec.n_trials, self.max_trials or self.spec.n_trials)
+        return trial_target(self.spec.n_trials, self.max_trials)
 
     def elapsed(self) -> float:
         return self._previous_seconds + self.monotonic() - self._since

@@ -15,18 +15,15 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import attrs
+from hpo.artifacts import ArtifactStore, register_artifacts
 from hpo.attrs import Stage
 from hpo.backends.base import JobStatus
 from hpo.controller.attempts import Accounts
 from hpo.controller.clock import Clock
 from hpo.controller.documents import Outcome
 from hpo.controller.inflight import InFlight
-from hpo.inspect.artifacts import ArtifactStore, register_artifacts
 from hpo.store.base import ObjectStore
 from hpo.store.layout import TrialLayout
-
-_STATE_STAGE = {TrialState.COMPLETE: Stage.SUCCEEDED, TrialState.PRUNED: Stage.PRUNED,
-                TrialState.FAIL: Stage.FAILED}  # fmt: skip
 
 
 def closing_attrs(
@@ -39,7 +36,7 @@ def closing_attrs(
 ) -> dict[str, Any]:
     """The user attributes that record how a trial ended (its attempts and what they cost
     come from :class:`~hpo.controller.attempts.Accounts`)."""
-    final: dict[str, Any] = {attrs.STAGE: _STATE_STAGE[state].value, attrs.ENDED_AT: ended_at}
+    final: dict[str, Any] = {attrs.STAGE: Stage.ended(state).value, attrs.ENDED_AT: ended_at}
     if reason:
         final[attrs.FAIL_REASON] = reason[:1000]
     if status is not None:  # the attempt that ended (Batch may have retried it meanwhile)
@@ -83,8 +80,7 @@ class Closing:
         final = closing_attrs(state, ended, status=status, outcome=outcome, reason=reason)
         f.record(**accounting, **final)
         if self.artifact_store is not None:  # the trial must still be RUNNING to attach them
-            register_artifacts(self.study, f.trial._trial_id, self.store, self.layout, f.number,
-                               self.artifact_store)  # fmt: skip
+            register_artifacts(f.trial, self.store, self.layout, f.number, self.artifact_store)
         values = outcome.values if outcome is not None else None
         for name, violation in (outcome.violations if outcome else {}).items():
             f.trial.set_constraint(name, violation)  # what the samplers read

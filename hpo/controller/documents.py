@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.attrs import RESERVED
-from hpo.spec.models import Bound
+from hpo.spec.models import Bound, ObjectiveSpec
+from hpo.store.base import ObjectStore
+from hpo.store.layout import TrialLayout
 
 MAX_DOCUMENT_BYTES = 1_000_000
 MAX_USER_ATTRS = 64
@@ -50,6 +52,22 @@ def _finite(value: Any, what: str) -> float:
     if not math.isfinite(value):
         raise InvalidDocument(f"{what} is {value}, not a finite number")
     return value
+
+
+@dataclass(frozen=True)
+class Results:
+    """Reads a study's result.json documents, validated against its ``objective``."""
+
+    store: ObjectStore
+    layout: TrialLayout
+    objective: ObjectiveSpec
+
+    def read(self, number: int) -> Outcome:
+        """Trial ``number``'s result, or :class:`InvalidDocument` (missing or not valid)."""
+        objective = self.objective
+        return parse_result(self.store.get(self.layout.result(number)),
+                            len(objective.study_directions), objective.metric_names,
+                            objective.bounds)  # fmt: skip
 
 
 def parse_result(

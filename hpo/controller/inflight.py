@@ -44,3 +44,11 @@ class InFlight:
             self.trial.set_user_attr(key, value)
         if attrs.STAGE in values:
             self.stage = Stage(values[attrs.STAGE])
+
+    def next_attempt(self, reason: str) -> None:
+        """Move on to the trial's next attempt; the one that ended failed for ``reason``."""
+        if self.history and not self.history[-1].get("reason"):
+            self.history[-1]["reason"] = reason[:500]
+        self.attempt += 1
+        self.job_id = None
+        self.started_at, self.host = None, None

@@ -1,14 +1,18 @@
 """The controller: an asynchronous ask -> stage -> submit -> watch -> tell loop.
 
-Up to ``max_parallel`` trials are in flight; each poll ingests finished jobs, feeds new
-intermediate values to the pruner, and refills every free slot at once. Every transition is
-written to the trial's user attributes *before* the side effect relies on it, so a new
-controller can rebuild this state from storage plus the backend (see ``recover``).
+Up to ``max_parallel`` trials are in flight. Each tick *watches* the jobs (one poll, or the
+job events since the last tick), *tells* Optuna how each finished trial ended (exactly once),
+feeds new intermediate values to the pruner, and refills every free slot: *ask* the sampler
+(``proposer``), *stage* the attempt's params (``staging``), *submit* its job. Every transition
+is written to the trial's user attributes *before* the side effect relies on it, so a new
+controller can rebuild this state from storage plus the backend (``recover``). The pieces:
+``control`` (lease, ``hpo stop``), ``watch`` (statuses), ``retry`` (what a failed job means),
+``closing`` (the tell), ``budget`` and ``spending`` (when to stop); see the controller's tick
+in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -17,29 +21,32 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import attrs
+from hpo.artifacts import ArtifactStore
 from hpo.attrs import Stage
-from hpo.backends.base import Backend, JobSpec, JobState, JobStatus, job_name
+from hpo.backends.base import Backend, JobState, JobStatus
 from hpo.controller.attempts import Accounts, Spend
 from hpo.controller.budget import Budget, StopReason
 from hpo.controller.clock import Clock, SystemClock
 from hpo.controller.closing import Closing
-from hpo.controller.documents import InvalidDocument, Outcome, parse_result
+from hpo.controller.control import Control
+from hpo.controller.documents import InvalidDocument, Outcome, Results
 from hpo.controller.failpoints import Failpoints
 from hpo.controller.inflight import InFlight
-from hpo.controller.lease import Lease
 from hpo.controller.progress import ProgressReader
 from hpo.controller.proposer import Proposer
 from hpo.controller.reasons import trial_failure
 from hpo.controller.recover import recover_inflight
 from hpo.controller.report import BestSoFar, NullReporter, Reporter, Snapshot, TrialEvent
-from hpo.controller.retry import Verdict, after_failure, valid_or_none
+from hpo.controller.retry import after_failure, valid_or_none
 from hpo.controller.spending import Spending
+from hpo.controller.staging import Staging
 from hpo.controller.summary import RunSummary, summarize
 from hpo.controller.watch import Watcher
 from hpo.errors import BackendError, ThrottledError
-from hpo.inspect.artifacts import ArtifactStore
+from hpo.lease import Lease
 from hpo.spec import build
 from hpo.spec.models import StudySpec
+from hpo.storage import group_commit
 from hpo.store.base import ObjectStore
 from hpo.store.layout import TrialLayout
 
@@ -47,7 +54,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Controller", "RunSummary", "StopReason"]
 
-_CONTROL_EVERY = 2.0  # seconds between checks for `hpo stop` requests and run-time saves
 CANCELLED = "cancelled by hpo stop --cancel"
 
 
@@ -76,26 +82,27 @@ class Controller:
         self.study_file = study_file  # named in hints (`hpo logs FILE N`)
         self.layout = TrialLayout(spec.name)
         self.budget = Budget(spec.budget, self.clock.monotonic, build.grid_size(spec))
-        self.progress = ProgressReader(store, self.layout)
         self.watcher = Watcher(backend, self.clock, self.fail)
         self.accounts = Accounts(backend, self.clock.now)
+        self.staging = Staging(store, self.layout, backend.name)
+        self.control = Control(study, self.budget, lease, self.clock.monotonic)
         self.closing = Closing(study, store, self.layout, self.accounts, self.clock, artifact_store)
         self.spending = Spending(spec.budget, self._inflight_spend, priced=backend.priced)
         self.budget.watch_spending(self.spending)
         self._space = build.distributions(spec)
         self.proposer = Proposer(study, self._space, self.clock, conditions=spec.search_space,
                                  max_parallel=spec.budget.max_parallel)  # fmt: skip
-        self._n_objectives = len(spec.objective.study_directions)
-        self._tracks_progress = self._n_objectives == 1  # Optuna keeps them for one objective
+        self.results = Results(store, self.layout, spec.objective)
+        single = len(spec.objective.study_directions) == 1
+        self._tracks_progress = single  # Optuna keeps intermediate values for one objective
         self._prunable = self._tracks_progress and spec.pruner.type != "none"
-        self._live = self._prunable or (self._tracks_progress and spec.backend.live_progress)
-        self._progress_at = float("-inf")  # progress is read at most once per poll interval
+        live = self._prunable or (self._tracks_progress and spec.backend.live_progress)
+        self.progress = ProgressReader(store, self.layout, live=live, every=backend.poll_interval)
         self._inflight: dict[int, InFlight] = {}
         self._terminating: set[str] = set()
         self._stop = threading.Event()
         self._cancel = False
-        self._best = BestSoFar(spec.objective.direction if self._n_objectives == 1 else None)
-        self._last_control = float("-inf")
+        self._best = BestSoFar(spec.objective.direction if single else None)
         self._sync: Callable[[], None] = lambda: None  # makes storage writes durable
 
     # ------------------------------------------------------------------ public
@@ -107,10 +114,10 @@ class Controller:
 
     def run(self) -> RunSummary:
         """Run until the budget is spent, the failure limit is hit, or a stop is requested."""
-        with build.group_commit(self.study._storage) as self._sync:
+        with group_commit(self.study) as self._sync:
             self.budget.load(self.study)
             self.spending.load(self.study)
-            self._clear_stop_request()
+            self.control.clear()
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 if inflight.job_id is None and inflight.stage is Stage.ASKED:
                     self.proposer.adopt(inflight.trial)  # asked, never staged: run it next
@@ -141,7 +148,7 @@ class Controller:
 
     def cancel(self) -> int:
         """With no controller running: terminate every RUNNING trial's job and fail the trial."""
-        with build.group_commit(self.study._storage) as self._sync:
+        with group_commit(self.study) as self._sync:
             self.budget.load(self.study)
             for inflight in recover_inflight(self.study, self.backend, self.layout):
                 self._inflight[inflight.number] = inflight
@@ -150,56 +157,27 @@ class Controller:
         return count
 
     def tick(self) -> None:
-        """One pass: watch jobs, ingest results and progress, refill free slots.
+        """One pass: watch the jobs and tell the finished trials, read progress (and prune),
+        then ask, stage and submit a trial for every free slot.
 
         Storage writes reach the file at once; their fsync waits for the next job submit or
         the end of the pass (group commit), so a power loss costs at most this pass's records
         and never those a submitted job relies on."""
-        self._control()
-        self._submit_staged()
-        self._watch_jobs()
-        self._ingest_progress()
-        self._refill()
+        request = self.control.check()  # the lease, and `hpo stop`
+        if request is not None:
+            self.request_stop(cancel=request.cancel)
+        self._submit_staged()  # attempts an earlier tick (or run) staged but could not submit
+        self._watch_jobs()  # watch -> tell
+        self._ingest_progress()  # watch (intermediate values) -> prune -> tell
+        self._refill()  # ask -> stage -> submit
         self._sync()
         self.watcher.settle()  # events whose records are now durable
         self.reporter.tick(self._snapshot())
 
-    # ------------------------------------------------------------------ control
-
-    def _control(self) -> None:
-        """Renew the lease; every few seconds, honour `hpo stop` and save the run time."""
-        if self.lease is not None:
-            self.lease.renew()
-        now = self.clock.monotonic()
-        if now - self._last_control < _CONTROL_EVERY:
-            return
-        self._last_control = now
-        request = self.study.user_attrs.get(attrs.STUDY_STOP)
-        if isinstance(request, dict) and request.get("at"):
-            self.request_stop(cancel=bool(request.get("cancel")))
-            self._clear_stop_request()
-        self.budget.save(self.study)
-
-    def _clear_stop_request(self) -> None:
-        if self.study.user_attrs.get(attrs.STUDY_STOP):
-            self.study.set_user_attr(attrs.STUDY_STOP, {})
-
-    def _stop_reason(self) -> str | None:
-        if self._stop.is_set():
-            return StopReason.INTERRUPTED
-        return self.budget.exhausted_reason()
-
-    def _finished(self) -> bool:
-        if self._stop.is_set():
-            return True
-        if self._inflight and self.budget.exhausted_reason() == StopReason.TIMEOUT:
-            self._stop_inflight(f"stopped at budget.timeout ({self.budget.spec.timeout:g}s)",
-                                by="budget.timeout")  # fmt: skip
-        return not self._inflight and not self._terminating and self.budget.room(0) == 0
-
-    # ------------------------------------------------------------------ ask, stage, submit
+    # ------------------------------------------------------------------ ask -> stage -> submit
 
     def _refill(self) -> None:
+        """Ask, stage and submit a trial for every free slot."""
         filled = 0
         while not self._stop.is_set() and self.budget.room(len(self._inflight)) > 0:
             trial = self.proposer.take()
@@ -219,33 +197,16 @@ class Controller:
             self._sync()
 
     def _stage(self, f: InFlight) -> None:
-        """Write params.json and record where the trial lives (before any job can exist)."""
-        doc = {"params": f.params, "trial": f.number, "study": self.spec.name,
-               "attempt": f.attempt}  # fmt: skip
-        self.store.put(self.layout.params(f.number), json.dumps(doc).encode())
-        f.record(**{
-            attrs.BACKEND: self.backend.name,
-            attrs.ATTEMPT: f.attempt,
-            attrs.TRIAL_URI: self._trial_uri(f.number),
-            attrs.JOB_NAME: job_name(self.spec.name, f.number, f.attempt),
-            attrs.STAGE: Stage.STAGED.value,
-        })  # fmt: skip
+        """Stage: the attempt's params.json, and where it lives on record."""
+        self.staging.stage(f)
         self.fail.hit("after_stage")
 
-    def _trial_uri(self, number: int) -> str:
-        return self.store.uri(self.layout.trial_prefix(number)).rstrip("/")
-
     def _submit(self, f: InFlight) -> None:
-        spec = JobSpec(
-            name=job_name(self.spec.name, f.number, f.attempt),
-            study=self.spec.name,
-            trial=f.number,
-            attempt=f.attempt,
-            trial_uri=self._trial_uri(f.number),
-        )
+        """Submit: the attempt's job (throttled: it stays staged for the next tick)."""
+        job = self.staging.job(f)
         self._sync()  # the trial, its params and its stage are durable before its job exists
         try:
-            job_id = self.backend.submit(spec)
+            job_id = self.backend.submit(job)
         except ThrottledError:
             return  # stays staged; the next tick submits it
         except BackendError as exc:
@@ -267,6 +228,7 @@ class Controller:
     # ------------------------------------------------------------------ watch
 
     def _watch_jobs(self) -> None:
+        """Watch: the status of every job in flight (and of those being stopped)."""
         ids = [f.job_id for f in self._inflight.values() if f.job_id is not None]
         if not ids and not self._terminating:
             return
@@ -304,25 +266,32 @@ class Controller:
             else:
                 self._on_failure(f, status)
 
+    def _ingest_progress(self) -> None:
+        """Watch: new steps of running trials, when a pruner or a live view needs them (at most once
+        per poll interval, one listing for all); otherwise read once when a trial ends."""
+        if not self.progress.due(self.clock.monotonic()):
+            return
+        running = [f for f in self._inflight.values() if f.stage is Stage.RUNNING]
+        for f in self.progress.changed(running):
+            if self._prunable and f.trial.should_prune():
+                self._prune(f)
+
+    # ------------------------------------------------------------------ tell: how each trial ended
+
     def _ingest_result(self, f: InFlight, status: JobStatus) -> None:
         try:
-            outcome = self._read_outcome(f)
+            outcome = self.results.read(f.number)
         except InvalidDocument as exc:
             self._finish(f, TrialState.FAIL, status=status, reason=str(exc))
             return
         self._finish(f, TrialState.COMPLETE, status=status, outcome=outcome)
 
-    def _read_outcome(self, f: InFlight) -> Outcome:
-        raw = self.store.get(self.layout.result(f.number))
-        objective = self.spec.objective
-        return parse_result(raw, self._n_objectives, objective.metric_names, objective.bounds)
-
     def _on_failure(self, f: InFlight, status: JobStatus) -> None:
-        max_attempts = self.spec.retries.max_attempts
-        decision = after_failure(status, f.attempt, max_attempts, lambda: self._read_outcome(f))
-        if decision.verdict is Verdict.RETRY:
+        attempts = self.spec.retries.max_attempts
+        decision = after_failure(status, f.attempt, attempts, lambda: self.results.read(f.number))
+        if decision.retry:
             self._retry(f, status, decision.reason)
-        elif decision.verdict is Verdict.COMPLETE:
+        elif decision.state is TrialState.COMPLETE:
             self._finish(f, TrialState.COMPLETE, status=status, outcome=decision.outcome)
         elif not status.infra_failure:
             reason = trial_failure(status, self.store, self.layout, f, self.study_file)
@@ -335,61 +304,20 @@ class Controller:
     def _retry(self, f: InFlight, status: JobStatus, reason: str) -> None:
         """Infrastructure failure with attempts left: a new attempt of the same trial."""
         accounting = self.accounts.ended(f, status, final=True)
-        if f.history and not f.history[-1].get("reason"):
-            f.history[-1]["reason"] = reason[:500]
-        f.attempt += 1
-        f.job_id = None
-        f.started_at, f.host = None, None
+        f.next_attempt(reason)
         f.record(**accounting)
         self.reporter.trial_retried(f.number, f.attempt, reason)
         self._stage(f)
         self._submit(f)
 
-    # ------------------------------------------------------------------ progress and pruning
-
-    def _ingest_progress(self) -> None:
-        """New steps of running trials, when a pruner or a live view needs them (at most once
-        per poll interval, one listing for all); otherwise read once when a trial ends."""
-        now = self.clock.monotonic()
-        if not self._live or now < self._progress_at:
-            return
-        self._progress_at = now + self.backend.poll_interval
-        running = [f for f in self._inflight.values() if f.stage is Stage.RUNNING]
-        for f in self.progress.changed(running):
-            if self._prunable and f.trial.should_prune():
-                self._prune(f)
-
     def _prune(self, f: InFlight) -> None:
-        outcome = valid_or_none(lambda: self._read_outcome(f)) if f.result_listed else None
+        outcome = valid_or_none(lambda: self.results.read(f.number)) if f.result_listed else None
         if outcome is not None:  # the result is in: complete, never pruned (it is exiting)
             self._finish(f, TrialState.COMPLETE, outcome=outcome)
             return
         reason = f"pruned at step {f.last_step}"
         self._stop_job(f, reason)
         self._finish(f, TrialState.PRUNED, reason=None)
-
-    def _stop_job(self, f: InFlight, reason: str) -> None:
-        """Terminate the trial's job: its trainer gets SIGTERM (``trial.should_stop()``)."""
-        if f.job_id is None:
-            return
-        try:
-            self.backend.terminate(f.job_id, reason)
-            self._terminating.add(f.job_id)
-        except BackendError as exc:
-            log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
-
-    def _stop_inflight(self, reason: str, *, by: str) -> None:
-        """Terminate every running job and fail its trial (`hpo stop --cancel`, the budget's
-        timeout); ``stopped_by`` keeps those trials out of ``max_failures``."""
-        for f in list(self._inflight.values()):
-            self._stop_job(f, reason)
-            try:  # a result that landed since the last poll is kept
-                self._finish(f, TrialState.COMPLETE, outcome=self._read_outcome(f))
-            except InvalidDocument:
-                f.record(**{attrs.STOPPED_BY: by})
-                self._finish(f, TrialState.FAIL, reason=reason, counted=False)
-
-    # ------------------------------------------------------------------ tell
 
     def _finish(
         self,
@@ -415,21 +343,49 @@ class Controller:
                        snapshot=self._snapshot())  # the counts after this trial
         )  # fmt: skip
 
+    # ------------------------------------------------------------------ stopping
+
+    def _stop_job(self, f: InFlight, reason: str) -> None:
+        """Terminate the trial's job: its trainer gets SIGTERM (``trial.should_stop()``)."""
+        if f.job_id is None:
+            return
+        try:
+            self.backend.terminate(f.job_id, reason)
+            self._terminating.add(f.job_id)
+        except BackendError as exc:
+            log.warning("could not terminate job %s of trial %d: %s", f.job_id, f.number, exc)
+
+    def _stop_inflight(self, reason: str, *, by: str) -> None:
+        """Terminate every running job and fail its trial (`hpo stop --cancel`, the budget's
+        timeout); ``stopped_by`` keeps those trials out of ``max_failures``."""
+        for f in list(self._inflight.values()):
+            self._stop_job(f, reason)
+            try:  # a result that landed since the last poll is kept
+                self._finish(f, TrialState.COMPLETE, outcome=self.results.read(f.number))
+            except InvalidDocument:
+                f.record(**{attrs.STOPPED_BY: by})
+                self._finish(f, TrialState.FAIL, reason=reason, counted=False)
+
+    def _stop_reason(self) -> str | None:
+        if self._stop.is_set():
+            return StopReason.INTERRUPTED
+        return self.budget.exhausted_reason()
+
+    def _finished(self) -> bool:
+        if self._stop.is_set():
+            return True
+        if self._inflight and self.budget.exhausted_reason() == StopReason.TIMEOUT:
+            self._stop_inflight(f"stopped at budget.timeout ({self.budget.spec.timeout:g}s)",
+                                by="budget.timeout")  # fmt: skip
+        return not self._inflight and not self._terminating and self.budget.room(0) == 0
+
     # ------------------------------------------------------------------ bookkeeping
 
     def _inflight_spend(self) -> list[Spend]:
         return [self.accounts.so_far(f) for f in self._inflight.values()]
 
     def _snapshot(self) -> Snapshot:
-        return Snapshot(
-            complete=self.budget.counts[TrialState.COMPLETE],
-            pruned=self.budget.counts[TrialState.PRUNED],
-            failed=self.budget.failed,
-            running=len(self._inflight),
-            n_trials=self.budget.target,
-            best=self._best.value,
-            elapsed=self.budget.elapsed(),
-        )
+        return Snapshot.of(self.budget, len(self._inflight), self._best.value)
 
     def _summary(self) -> RunSummary:
         reason = self._stop_reason() or StopReason.COMPLETE

@@ -14,9 +14,22 @@ class ProgressReader:
     """One ``stamps`` call per poll for all running trials; a GET only for changed ones. The
     same listing says whose result is in (``InFlight.result_listed``), for the pruner."""
 
-    def __init__(self, store: ObjectStore, layout: TrialLayout) -> None:
+    def __init__(
+        self, store: ObjectStore, layout: TrialLayout, *, live: bool = False, every: float = 0.0
+    ) -> None:
         self.store = store
         self.layout = layout
+        self.live = live  # running trials' progress is read while they run (else when they end)
+        self.every = every
+        self._next = float("-inf")
+
+    def due(self, now: float) -> bool:
+        """Whether to read the running trials' progress now: when ``live``, at most once
+        ``every`` seconds (one listing for all)."""
+        if not self.live or now < self._next:
+            return False
+        self._next = now + self.every
+        return True
 
     def changed(self, running: Iterable[InFlight]) -> list[InFlight]:
         """Trials whose progress document changed since it was last read, now read."""

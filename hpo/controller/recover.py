@@ -21,6 +21,7 @@ from hpo.attrs import Stage
 from hpo.backends.base import Backend, job_name
 from hpo.controller.attempts import host_from_attrs
 from hpo.controller.inflight import InFlight
+from hpo.optuna_internals import reopen_trial
 from hpo.store.layout import TrialLayout
 
 
@@ -32,7 +33,7 @@ def recover_inflight(
         ua = frozen.user_attrs
         stage = Stage(ua.get(attrs.STAGE, Stage.ASKED.value))
         f = InFlight(
-            trial=optuna.trial.Trial(study, frozen._trial_id),
+            trial=reopen_trial(study, frozen),
             number=frozen.number,
             attempt=int(ua.get(attrs.ATTEMPT, 1)),
             stage=stage,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import optuna
 from optuna.trial import TrialState
@@ -11,9 +11,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+if TYPE_CHECKING:
+    from hpo.controller.budget import Budget
+
 
 @dataclass(frozen=True)
 class Snapshot:
+    """The run's counts as the status line shows them."""
+
     complete: int
     pruned: int
     failed: int
@@ -21,6 +26,14 @@ class Snapshot:
     n_trials: int
     best: float | None
     elapsed: float
+
+    @classmethod
+    def of(cls, budget: Budget, running: int, best: float | None) -> Snapshot:
+        """The counts of ``budget`` now, with ``running`` trials in flight."""
+        return cls(complete=budget.counts[TrialState.COMPLETE],
+                   pruned=budget.counts[TrialState.PRUNED], failed=budget.failed,
+                   running=running, n_trials=budget.target, best=best,
+                   elapsed=budget.elapsed())  # fmt: skip
 
 
 @dataclass(frozen=True)

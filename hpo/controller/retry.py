@@ -8,26 +8,22 @@ attempt while ``retries.max_attempts`` allows, else fails the trial (and, with
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from optuna.trial import TrialState
 
 from hpo.backends.base import JobStatus
 from hpo.controller.documents import InvalidDocument, Outcome
 
 
-class Verdict(enum.Enum):
-    FAIL = "fail"
-    COMPLETE = "complete"  # the result was in before the infrastructure failed
-    RETRY = "retry"
-
-
 @dataclass(frozen=True)
 class Decision:
-    """What to do with the trial, and the reason to record."""
+    """Another attempt (``retry``), or the state the trial ends in; the reason to record."""
 
-    verdict: Verdict
     reason: str
+    retry: bool = False
+    state: TrialState = TrialState.FAIL  # COMPLETE: the result was in before the host failed
     outcome: Outcome | None = None
     requeue: bool = False  # attempts ran out on infrastructure failures
 
@@ -46,10 +42,10 @@ def after_failure(
     """The decision for a FAILED or LOST job on its trial's ``attempt``-th attempt."""
     reason = status.reason or status.state.value
     if not status.infra_failure:
-        return Decision(Verdict.FAIL, reason)
+        return Decision(reason)
     outcome = valid_or_none(read_outcome)  # the work may be done before the host went away
     if outcome is not None:
-        return Decision(Verdict.COMPLETE, reason, outcome)
+        return Decision(reason, state=TrialState.COMPLETE, outcome=outcome)
     if attempt < max_attempts:
-        return Decision(Verdict.RETRY, reason)
-    return Decision(Verdict.FAIL, f"{reason} (after {attempt} attempts)", requeue=True)
+        return Decision(reason, retry=True)
+    return Decision(f"{reason} (after {attempt} attempts)", requeue=True)

@@ -10,8 +10,7 @@ from optuna.trial import TrialState
 
 from hpo import attrs
 from hpo.controller.budget import Budget
-from hpo.inspect.costs import cost_totals
-from hpo.inspect.snapshot import compute_saved, compute_spent
+from hpo.usage import compute_saved, compute_spent, cost_totals
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo import aws
 from hpo.errors import InfraError
 
 ClientFactory = Callable[[str], Any]
@@ -41,12 +42,9 @@ class Call:
 
 def boto3_clients(region: str | None, profile: str | None) -> ClientFactory:
     """A factory of real boto3 clients sharing one session (created on first use)."""
-    import boto3
-
-    try:
-        session = boto3.session.Session(region_name=region, profile_name=profile)
-    except BotoCoreError as exc:
-        raise InfraError(str(exc), hint="check --profile and ~/.aws/config") from None
+    session = aws.session(
+        region, profile, error=InfraError, hint="check --profile and ~/.aws/config"
+    )
     cache: dict[str, Any] = {}
 
     def client(service: str) -> Any:
@@ -56,27 +54,17 @@ def boto3_clients(region: str | None, profile: str | None) -> ClientFactory:
                     "no AWS region configured",
                     hint="pass --region or set AWS_REGION / AWS_DEFAULT_REGION",
                 )
-            cache[service] = session.client(service)
+            cache[service] = aws.client(session, service)
         return cache[service]
 
     return client
 
 
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError (``"ValidationError"``, ...)."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def error_message(exc: ClientError) -> str:
-    """The AWS error message of a ClientError."""
-    return str(exc.response.get("Error", {}).get("Message", exc))
-
-
 def aws_failure(exc: ClientError | BotoCoreError, doing: str) -> InfraError:
     """An :class:`InfraError` for a failed AWS call, with a hint for the usual causes."""
     if isinstance(exc, ClientError):
-        code = error_code(exc)
-        text = f"{doing} failed: {code}: {error_message(exc)}"
+        code = aws.error_code(exc)
+        text = f"{doing} failed: {code}: {aws.error_message(exc)}"
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
             return InfraError(text, hint="your AWS identity lacks this permission")
         if code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"}:

@@ -12,8 +12,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from hpo.aws import error_message
 from hpo.errors import StackStateError
-from hpo.infra.calls import Call, ClientFactory, aws_failure, error_message
+from hpo.infra.calls import Call, ClientFactory, aws_failure
 from hpo.infra.template import Template
 
 CAPABILITIES = ["CAPABILITY_IAM"]

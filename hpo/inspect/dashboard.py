@@ -19,8 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import optuna
 
+from hpo.artifacts import ArtifactStore
 from hpo.errors import HpoError
-from hpo.inspect.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
 

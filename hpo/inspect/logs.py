@@ -17,7 +17,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo import attrs
+from hpo import attrs, aws
 from hpo.errors import HpoError, LogUnavailable
 
 
@@ -99,8 +99,7 @@ class CloudWatchLogSource(LogSource):
         try:
             return self.client.get_log_events(**kwargs)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code == "ResourceNotFoundException":
+            if aws.error_code(exc) == "ResourceNotFoundException":
                 raise LogUnavailable(
                     f"no log stream {self.stream!r} in log group {self.group!r} (yet)"
                 ) from None

@@ -7,7 +7,6 @@ runs.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,8 +16,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo import attrs
 from hpo.attrs import Stage
-from hpo.inspect.costs import cost_totals, trial_cost
 from hpo.inspect.logs import attempt_logs
+from hpo.usage import compute_saved, compute_spent, cost_totals, trial_cost
 
 
 @dataclass(frozen=True)
@@ -262,48 +261,3 @@ def best_trials(study: optuna.Study) -> list[BestTrial]:
         )
         for t in frozen
     ]
-
-
-def compute_spent(trials: Sequence[FrozenTrial], now: float) -> float:
-    """Recorded compute seconds of all trials, plus the running jobs' time so far."""
-    total = 0.0
-    for t in trials:
-        ua = t.user_attrs
-        total += float(ua.get(attrs.COMPUTE_SECONDS) or 0.0)
-        running = t.state == TrialState.RUNNING and ua.get(attrs.STAGE) == Stage.RUNNING.value
-        if running and ua.get(attrs.STARTED_AT) is not None:
-            total += max(0.0, now - float(ua[attrs.STARTED_AT]))
-    return total
-
-
-def compute_saved(trials: Sequence[FrozenTrial], key: str = attrs.COMPUTE_SECONDS) -> float | None:
-    """Compute seconds (or, with ``key`` ``cost_usd``, dollars) pruning saved: for each PRUNED
-    trial, what a full-budget trial typically cost (the median over COMPLETE trials that
-    reached the largest step) minus what it spent.
-
-    Comparing whole-trial costs keeps fixed start-up time (imports, data loading, container
-    start) out of the saving, which a per-step extrapolation would multiply. ``None`` when no
-    COMPLETE trial reported steps, so there is no full-budget cost to compare with.
-    """
-    full_step = max(
-        (max(t.intermediate_values) for t in trials if _finished_with_steps(t)),
-        default=None,
-    )
-    full_costs = [
-        float(t.user_attrs.get(key) or 0.0)
-        for t in trials
-        if _finished_with_steps(t) and max(t.intermediate_values) == full_step
-    ]
-    full_costs = [cost for cost in full_costs if cost > 0]
-    if not full_costs:
-        return None
-    typical = statistics.median(full_costs)
-    return sum(
-        max(0.0, typical - float(t.user_attrs.get(key) or 0.0))
-        for t in trials
-        if t.state == TrialState.PRUNED and (key == attrs.COMPUTE_SECONDS or key in t.user_attrs)
-    )
-
-
-def _finished_with_steps(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and bool(trial.intermediate_values)

@@ -83,8 +83,8 @@ class GP:
         k[np.diag_indices_from(k)] += hyper.noise + _JITTER
         self._chol = linalg.cholesky(k, lower=True)
         self.alpha = linalg.cho_solve((self._chol, True), y)
-        self._var_x, self._var_chol = x, self._chol  # the points the variance is conditioned on
-        self._var_inv: np.ndarray | None = None
+        self.var_x, self.var_chol = x, self._chol  # the points the variance is conditioned on
+        self.var_inv: np.ndarray | None = None
 
     def kernel(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         value, deriv = _matern(self.dist.sq(a, b, self.hyper.inv_sq_lengths))
@@ -106,20 +106,20 @@ class GP:
         n, p = len(self.x), len(pending)
         chol = np.zeros((n + p, n + p))
         chol[:n, :n], chol[n:, :n], chol[n:, n:] = self._chol, l21, l22
-        out._var_x, out._var_chol, out._var_inv = np.vstack([self.x, pending]), chol, None
+        out.var_x, out.var_chol, out.var_inv = np.vstack([self.x, pending]), chol, None
         return out
 
     def _inverse(self) -> np.ndarray:
         """The inverse covariance of the variance's points (matrix products beat triangular
         solves when many candidates are scored at once)."""
-        if self._var_inv is None:
-            self._var_inv = linalg.cho_solve((self._var_chol, True), np.eye(len(self._var_x)))
-        return self._var_inv
+        if self.var_inv is None:
+            self.var_inv = linalg.cho_solve((self.var_chol, True), np.eye(len(self.var_x)))
+        return self.var_inv
 
     def posterior(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance at ``rows``."""
         mean = self.kernel(rows, self.x)[0] @ self.alpha
-        kv = self.kernel(rows, self._var_x)[0]
+        kv = self.kernel(rows, self.var_x)[0]
         var = np.maximum(self.hyper.scale - ((kv @ self._inverse()) * kv).sum(1), 1e-12)
         return mean, var
 
@@ -131,10 +131,10 @@ class GP:
         dk_dx = 2.0 * dk[:, :, None] * diff * inv[num]
         mean = k @ self.alpha
         dmean = np.einsum("mnc,n->mc", dk_dx, self.alpha)
-        kv, dkv = self.kernel(rows, self._var_x)
+        kv, dkv = self.kernel(rows, self.var_x)
         w = kv @ self._inverse()  # (m, N)
         var = np.maximum(self.hyper.scale - (kv * w).sum(1), 1e-12)
-        diff_v = rows[:, None, num] - self._var_x[None, :, num]
+        diff_v = rows[:, None, num] - self.var_x[None, :, num]
         dvar = -2.0 * np.einsum("mN,mNc->mc", w * dkv, 2.0 * diff_v * inv[num])
         return mean, var, dmean, dvar
 

@@ -13,8 +13,8 @@ history (``tests/test_tpe_cache.py`` checks that, parameter for parameter).
 
 The relative search space (the intersection of the finished trials' distributions) is kept
 the same way. Multi-objective studies, ``group``, and a running trial whose parameters are not
-all set yet take Optuna's own path. This relies on ``TPESampler``'s private ``_sample``,
-stable across Optuna 4.x-5.x; ``pyproject.toml`` pins ``optuna<6`` for that reason.
+all set yet take Optuna's own path. The step it replaces and the pieces of Optuna it reuses
+are private to Optuna: :class:`hpo.optuna_internals.HookedTPESampler` holds them.
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
-from optuna.samplers import TPESampler
-from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
-from optuna.samplers._tpe.sampler import (
-    _get_infeasible_trial_score,
-    _get_pruned_trial_score,
-    default_gamma,
-)
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from hpo.optuna_internals import (
+    HookedTPESampler,
+    ParzenEstimator,
+    cached_trials,
+    infeasible_score,
+    pruned_score,
+    study_key,
+    trial_id,
+)
 
 # Trial classes in the order Optuna fills the "below" group; running trials are always above.
 COMPLETE, PRUNED, INFEASIBLE, RUNNING = 0, 1, 2, 3
@@ -60,7 +63,7 @@ class _Ledger:
     def slots(self, trials: list[FrozenTrial], study: Study) -> np.ndarray:
         """The slot of each trial; classifies new trials and re-checks running ones."""
         get = self._slot.get
-        slots = np.array([get(t._trial_id, -1) for t in trials], dtype=np.intp)
+        slots = np.array([get(trial_id(t), -1) for t in trials], dtype=np.intp)
         stale = slots < 0
         stale[~stale] = self.kind[slots[~stale]] == RUNNING
         for i in np.flatnonzero(stale):
@@ -74,7 +77,7 @@ class _Ledger:
             self.kind = _grow(self.kind, self.size)
             self.key = _grow(self.key, self.size)
             self.number = _grow(self.number, self.size)
-            self._slot[trial._trial_id] = slot
+            self._slot[trial_id(trial)] = slot
             self.number[slot] = trial.number
         self.kind[slot], self.key[slot] = _classify(trial, study)
         return slot
@@ -84,13 +87,13 @@ def _classify(trial: FrozenTrial, study: Study) -> tuple[int, tuple[float, float
     """Optuna's ``_split_trials`` classes and keys (lower is better within a class)."""
     if trial.state == TrialState.RUNNING:
         return RUNNING, (0.0, 0.0)
-    infeasible = _get_infeasible_trial_score(trial)
+    infeasible = infeasible_score(trial)
     if infeasible > 0:
         return INFEASIBLE, (infeasible, 0.0)
     if trial.state == TrialState.COMPLETE:
         value = trial.value if study.direction == StudyDirection.MINIMIZE else -trial.value
         return COMPLETE, (value, 0.0)
-    return PRUNED, _get_pruned_trial_score(trial, study)
+    return PRUNED, pruned_score(trial, study)
 
 
 class _Rows:
@@ -138,9 +141,10 @@ class _Intersection:
     def calculate(self, trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:
         seen, space = self._seen, self._space
         for trial in trials:
-            if trial._trial_id in seen or trial.state not in self._FOLDED:
+            key = trial_id(trial)
+            if key in seen or trial.state not in self._FOLDED:
                 continue
-            seen.add(trial._trial_id)
+            seen.add(key)
             dists = trial.distributions
             if space is None:
                 space = dict(dists)
@@ -150,7 +154,7 @@ class _Intersection:
         return copy.deepcopy(dict(sorted((space or {}).items())))
 
 
-class CachingTPESampler(TPESampler):
+class CachingTPESampler(HookedTPESampler):
     """``TPESampler`` (same arguments, same proposals) with per-trial work done once."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -162,31 +166,32 @@ class CachingTPESampler(TPESampler):
 
     def _enter(self, study: Study) -> None:
         """Start fresh caches when this sampler moves to another study."""
-        scope = self._scope
-        if scope is None or scope[0] is not study._storage or scope[1] != study._study_id:
+        scope, key = self._scope, study_key(study)
+        if scope is None or scope[0] is not key[0] or scope[1] != key[1]:
             self._ledger, self._rows, self._intersection = _Ledger(), {}, _Intersection()
-            self._scope = (study._storage, study._study_id)  # held: its id cannot be reused
+            self._scope = key  # the storage is held, so its id cannot be reused
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if self._group or not self._is_multivariate(study):
+        if not self.intersection_space(study):
             return super().infer_relative_search_space(study, trial)
         self._enter(study)
-        space = self._intersection.calculate(study._get_trials(deepcopy=False, use_cache=True))
+        space = self._intersection.calculate(cached_trials(study))
         return {name: dist for name, dist in space.items() if not dist.single()}
 
-    def _sample(
+    def step(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if study._is_multi_objective():  # its split ranks trials jointly
-            return super()._sample(study, trial, search_space)
+        if len(study.directions) > 1:  # its split ranks trials jointly
+            return self.optuna_step(study, trial, search_space)
         states = [TrialState.COMPLETE, TrialState.PRUNED]
-        if self._constant_liar:
+        if self.constant_liar:
             states.append(TrialState.RUNNING)
-        trials = study._get_trials(deepcopy=False, states=states, use_cache=not self._constant_liar)
-        if self._constant_liar:
-            trials = [t for t in trials if t._trial_id != trial._trial_id]
+        trials = cached_trials(study, states, use_cache=not self.constant_liar)
+        if self.constant_liar:
+            own = trial_id(trial)
+            trials = [t for t in trials if trial_id(t) != own]
         self._enter(study)
         slots = self._ledger.slots(trials, study)
         key = tuple(search_space.items())
@@ -195,14 +200,12 @@ class CachingTPESampler(TPESampler):
             space_rows = self._rows[key] = _Rows(search_space)
         rows = space_rows.rows(slots, trials)
         if rows is None:
-            return super()._sample(study, trial, search_space)
+            return self.optuna_step(study, trial, search_space)
 
         below, above = self._split(slots)
         mpe_below = self._estimator(search_space, space_rows, rows, slots, below)
         mpe_above = self._estimator(search_space, space_rows, rows, slots, above)
-        samples_below = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
-        acq_func_vals = self._compute_acquisition_func(samples_below, mpe_below, mpe_above)
-        ret = TPESampler._compare(samples_below, acq_func_vals)
+        ret = self.pick(mpe_below, mpe_above)
         for param_name, dist in search_space.items():
             ret[param_name] = dist.to_external_repr(ret[param_name])
         return ret
@@ -211,15 +214,14 @@ class CachingTPESampler(TPESampler):
         """Positions of the below and above trials: the ``gamma(n)`` best finished trials
         (complete by value, then pruned by last step and value, then infeasible, ties by
         position) are below; the rest and all running trials are above."""
-        if self._gamma is None:
-            self._gamma = default_gamma
+        gamma = self.gamma()
         ledger = self._ledger
         kind = ledger.kind[slots]
         finished = np.flatnonzero(kind != RUNNING)
         keys = ledger.key[slots[finished]]
         order = np.lexsort((finished, keys[:, 1], keys[:, 0], kind[finished]))
         is_below = np.zeros(len(slots), dtype=bool)
-        is_below[finished[order[: self._gamma(len(finished))]]] = True
+        is_below[finished[order[: gamma(len(finished))]]] = True
         return np.flatnonzero(is_below), np.flatnonzero(~is_below)
 
     def _estimator(
@@ -229,12 +231,10 @@ class CachingTPESampler(TPESampler):
         rows: np.ndarray,
         slots: np.ndarray,
         positions: np.ndarray,
-    ) -> _ParzenEstimator:
+    ) -> ParzenEstimator:
         """Optuna's Parzen estimator over the trials at ``positions``, by trial number."""
         by_number = positions[np.argsort(self._ledger.number[slots[positions]], kind="stable")]
         picked = rows[by_number]
         observed = space_rows.matrix[picked[picked >= 0]]
         observations = {name: observed[:, j] for j, name in enumerate(search_space)}
-        return self._parzen_estimator_cls(
-            observations, search_space, self._parzen_estimator_parameters
-        )
+        return self.parzen_estimator(observations, search_space)

@@ -1,15 +1,12 @@
-"""Turn a validated spec into Optuna objects: storage, sampler, pruner, distributions."""
+"""Turn a validated spec into Optuna objects: the study, its sampler, pruner and distributions.
+
+The storage the study lives in is opened by :mod:`hpo.storage`."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import json
 import math
-import os
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -19,19 +16,16 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import get_lock_file
-from sqlalchemy.exc import SQLAlchemyError
 
 from hpo import attrs
-from hpo.errors import SpecError, StorageError
+from hpo.errors import SpecError
 from hpo.sampling import auto
 from hpo.sampling.gp import GPSampler
 from hpo.sampling.grid import GridSampler
 from hpo.sampling.tpe import CachingTPESampler
 from hpo.spec import models as m
 from hpo.spec import optimizers as opt
-from hpo.spec.loader import StudyFile, display_url
+from hpo.spec.loader import StudyFile
 
 
 def distributions(spec: m.StudySpec) -> dict[str, BaseDistribution]:
@@ -224,6 +218,12 @@ def grid_size(spec: m.StudySpec) -> int | None:
     return math.prod(len(values) for values in grid(spec, "<study>").values())
 
 
+def trial_target(n_trials: int, max_trials: int | None) -> int:
+    """How many finished trials a study aims for: ``n_trials``, or fewer when only
+    ``max_trials`` can ever run (a grid's size)."""
+    return min(n_trials, max_trials or n_trials)
+
+
 # Each spec's fields are named as the Optuna pruner's keyword arguments.
 _PRUNERS: dict[type, type[optuna.pruners.BasePruner]] = {
     opt.MedianPrunerSpec: optuna.pruners.MedianPruner,
@@ -244,33 +244,6 @@ def pruner(spec: opt.PrunerSpec | None) -> optuna.pruners.BasePruner:
             min_delta=spec.min_delta,
         )
     return _PRUNERS[type(spec)](**spec.model_dump(exclude={"type"}))
-
-
-def storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``: an RDB URL, or a journal file path (the default)."""
-    try:
-        if "://" in url:
-            return _rdb_storage(url)
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(GroupCommitJournalFile(url))
-    except Exception as exc:
-        raise StorageError(
-            f"cannot open storage {display_url(url)!r}: {exc}",
-            hint="check the 'storage' field (a file path or a database URL)",
-        ) from exc
-
-
-def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage. Two controllers starting at once on an empty database race to
-    create its tables; the loser's error is followed by a retry, which finds them made."""
-    for attempt in range(attempts):
-        try:
-            return optuna.storages.RDBStorage(url)
-        except (optuna.exceptions.StorageInternalError, SQLAlchemyError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> optuna.Study:
@@ -310,57 +283,3 @@ def record_sampler(optuna_study: optuna.Study, spec: m.StudySpec) -> str:
     if auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER)) is None:
         optuna_study.set_user_attr(attrs.STUDY_SAMPLER, chosen.choice.as_attr())
     return chosen.choice.describe()
-
-
-class GroupCommitJournalFile(JournalFileBackend):
-    """Optuna's journal file, whose fsync can wait for an explicit sync point (group commit).
-
-    Every append reaches the file at once, so readers see it and a killed process loses
-    nothing. While ``deferred`` (see :func:`group_commit`) the fsync that guards against power
-    loss waits for :meth:`sync`: one fsync for many writes instead of one per write.
-    """
-
-    def __init__(self, file_path: str) -> None:
-        super().__init__(file_path)
-        self.deferred = False
-        self._dirty = False
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        if not self.deferred:
-            super().append_logs(logs)
-            return
-        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-        with get_lock_file(self._lock), open(self._file_path, "ab") as f:
-            f.write(text.encode("utf-8"))
-        self._dirty = True
-
-    def sync(self) -> None:
-        """Make every append so far durable (one fsync; nothing to do if none is pending)."""
-        if self._dirty:
-            fd = os.open(self._file_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._dirty = False
-
-
-@contextlib.contextmanager
-def group_commit(storage_obj: optuna.storages.BaseStorage) -> Iterator[Callable[[], None]]:
-    """Defer a journal file's fsyncs to the sync function this yields, and sync on exit.
-
-    Other storages are left as they are (the sync function does nothing)."""
-    backend = getattr(storage_obj, "_backend", None)
-    if not isinstance(backend, GroupCommitJournalFile) or backend.deferred:
-        yield backend.sync if isinstance(backend, GroupCommitJournalFile) else _no_sync
-        return
-    backend.deferred = True
-    try:
-        yield backend.sync
-    finally:
-        backend.deferred = False
-        backend.sync()
-
-
-def _no_sync() -> None:
-    return None

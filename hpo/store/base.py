@@ -55,14 +55,3 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
-
-
-def open_store(root: str, **s3_options: object) -> ObjectStore:
-    """The store for ``root``: ``s3://bucket/prefix`` or a local directory."""
-    if root.startswith("s3://"):
-        from hpo.store.s3 import S3Store
-
-        return S3Store.from_uri(root, **s3_options)  # type: ignore[arg-type]
-    from hpo.store.local import LocalStore
-
-    return LocalStore(root)

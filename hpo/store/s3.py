@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo import aws
 from hpo.errors import ObjectStoreError
 from hpo.store.base import ObjectStore, Stamp
 
@@ -54,7 +55,8 @@ class S3Store(ObjectStore):
         """The store at ``s3://bucket/prefix``; builds a client unless one is given."""
         bucket, prefix = split_uri(uri)
         if client is None:
-            client = _make_client(region, profile, endpoint_url)
+            session = aws.session(region, profile, error=ObjectStoreError)
+            client = aws.client(session, "s3", endpoint_url=endpoint_url)
         return cls(bucket, prefix, client=client)
 
     # ------------------------------------------------------------------ keys
@@ -78,7 +80,7 @@ class S3Store(ObjectStore):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=full)["Body"].read()
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if aws.error_code(exc) in _MISSING:
                 return None
             raise self._error("read", full, exc) from exc
         except BotoCoreError as exc:
@@ -96,7 +98,7 @@ class S3Store(ObjectStore):
         try:
             self.client.delete_object(Bucket=self.bucket, Key=full)
         except ClientError as exc:
-            if _code(exc) not in _MISSING:
+            if aws.error_code(exc) not in _MISSING:
                 raise self._error("delete", full, exc) from exc
         except BotoCoreError as exc:
             raise self._error("delete", full, exc) from exc
@@ -154,7 +156,7 @@ class S3Store(ObjectStore):
     def _error(self, verb: str, key: str, exc: Exception) -> ObjectStoreError:
         """An ``ObjectStoreError`` naming the object, with a hint for bucket/permission errors."""
         hint = None
-        if _code(exc) in ("NoSuchBucket", "AccessDenied", "403"):
+        if aws.error_code(exc) in ("NoSuchBucket", "AccessDenied", "403"):
             hint = f"check that bucket {self.bucket!r} exists and these credentials may use it"
         return ObjectStoreError(f"cannot {verb} s3://{self.bucket}/{key}: {exc}", hint=hint)
 
@@ -165,22 +167,3 @@ def _shared_start(first: str, last: str) -> str:
     while n < min(len(first), len(last)) and first[n] == last[n]:
         n += 1
     return first[:n]
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _make_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
-    """A boto3 S3 client with standard retries for the given region/profile/endpoint."""
-    import boto3
-    from botocore.config import Config
-
-    try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-    except BotoCoreError as exc:
-        raise ObjectStoreError(f"cannot open an AWS session: {exc}") from exc
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return session.client("s3", endpoint_url=endpoint_url, config=config)

@@ -18,16 +18,16 @@ from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.client import Timer
 from hpo.controller.clock import FakeClock
 from hpo.spec.loader import load_study
-from hpo.testing.fake_batch import FakeBatch, Timings
-from hpo.testing.fake_events import (
+from tests.fakes.fake_batch import FakeBatch, Timings
+from tests.fakes.fake_events import (
     BatchEvents,
     Delivery,
     FakeTimeSqs,
     StackOutputs,
     event_outputs,
 )
-from hpo.testing.fake_prices import Fleet, make_fleet
-from hpo.testing.moto_env import FAKE_CREDENTIALS, REGION, container_env, moto_server
+from tests.fakes.fake_prices import Fleet, make_fleet
+from tests.fakes.moto_env import FAKE_CREDENTIALS, REGION, container_env, moto_server
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH_TRAINER = Path(__file__).parent / "data" / "batch_trainer.py"

@@ -10,7 +10,7 @@ from hpo.backends.base import JobSpec, JobState
 from hpo.backends.batch.backend import BatchBackend
 from hpo.controller.clock import FakeClock
 from hpo.errors import ThrottledError
-from hpo.testing.fake_batch import FakeBatch, JobPlan
+from tests.fakes.fake_batch import FakeBatch, JobPlan
 
 Make = Callable[..., BatchBackend]
 FAST = {"command": '["true"]'}  # a trainer that exits 0 at once

@@ -24,11 +24,12 @@ from hpo.controller.failpoints import Failpoints
 from hpo.controller.loop import Controller, RunSummary
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.s3 import S3Store
-from hpo.testing.fake_batch import FakeBatch, Timings
 from tests.batch.conftest import BUCKET, REPO, fake_clients
+from tests.fakes.fake_batch import FakeBatch, Timings
 
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 
 
 class Crash(Exception):
@@ -41,7 +42,7 @@ def crash() -> None:
 
 def run_once(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, points: str) -> RunSummary:
     study = load_study(path)  # everything below is new, as in a restarted process
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     backend = make_batch_backend(study, clients=fake_clients(fake, clock))
     store = S3Store.from_uri(study.store_root, client=s3)
     controller = Controller(optuna_study, study.spec, backend, store, clock=clock,
@@ -67,7 +68,7 @@ def test_crashes_at_every_step_never_duplicate_a_job_or_lose_a_result(
     summary = run_once(path, fake, clock, s3, "")
 
     study = load_study(path)
-    trials = optuna.load_study(study_name="chaos", storage=build.storage(study.storage_url)).trials
+    trials = optuna.load_study(study_name="chaos", storage=open_storage(study.storage_url)).trials
     assert summary.complete == 24 and len(points) >= 8
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 24  # none left RUNNING
     names = Counter(job.name for job in fake.jobs())

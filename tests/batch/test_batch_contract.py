@@ -1,7 +1,7 @@
 """The shared backend contract (tests/backend_contract.py), run on the Batch backend.
 
 Jobs go through the fake Batch lifecycle on a fake clock; their trainers are real
-subprocesses (tests/data/contract_trainer.py) that reach moto's S3 through the moto server.
+subprocesses (hpo/testing/contract_trainer.py) that reach moto's S3 through the moto server.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from hpo.backends.base import Backend, JobSpec, JobStatus
 from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.settings import BatchSettings
 from hpo.controller.clock import FakeClock
-from hpo.testing.fake_batch import FakeBatch
-from tests.backend_contract import PROGRAM_ENV, BackendContract
-from tests.batch.conftest import BUCKET, IMAGE, QUEUE, REPO, fake_clients
+from hpo.testing import CONTRACT_TRAINER
+from hpo.testing.backend_contract import PROGRAM_ENV, BackendContract
+from tests.batch.conftest import BUCKET, IMAGE, QUEUE, fake_clients
+from tests.fakes.fake_batch import FakeBatch
 
-CONTRACT_TRAINER = REPO / "tests" / "data" / "contract_trainer.py"
 STEP = 10.0  # fake seconds between polls
 
 

@@ -25,12 +25,13 @@ from hpo.controller.loop import Controller, RunSummary
 from hpo.inspect.dashboard import dashboard_app
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.s3 import S3Store
-from hpo.testing.fake_batch import FakeBatch, JobPlan
-from hpo.testing.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet
 from tests.batch.conftest import REGION, REPO, fake_clients
+from tests.fakes.fake_batch import FakeBatch, JobPlan
+from tests.fakes.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet
 
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 GROUP = "/aws/batch/job"
 
 
@@ -42,7 +43,7 @@ def priced_clients(fake: FakeBatch, clock: FakeClock, fleet: Fleet) -> Any:
 
 def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, fleet: Fleet) -> RunSummary:
     study = load_study(path)
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     backend = make_batch_backend(study, clients=priced_clients(fake, clock, fleet))
     store = S3Store.from_uri(study.store_root, client=s3)
     try:
@@ -53,7 +54,7 @@ def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, fleet: Fleet) ->
 
 def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
     study = load_study(path)
-    storage = build.storage(study.storage_url)
+    storage = open_storage(study.storage_url)
     return optuna.load_study(study_name=study.spec.name, storage=storage).trials
 
 
@@ -111,7 +112,7 @@ def test_a_reclaimed_trial_accounts_and_prices_every_attempt(
     assert f"cost: ${expected:.3f} spent" in screen
 
     study = load_study(path)  # the dashboard: per trial (user attrs) and for the study
-    app = dashboard_app(build.storage(study.storage_url), None, read_only=True)
+    app = dashboard_app(open_storage(study.storage_url), None, read_only=True)
     shown = json.loads(Client(app).get("/api/studies/0").get_data())
     (row,) = shown["trials"]
     attrs_shown = {a["key"]: a["value"] for a in row["user_attrs"]}

@@ -25,9 +25,10 @@ from hpo.controller.clock import FakeClock
 from hpo.controller.loop import Controller, RunSummary
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.s3 import S3Store
-from hpo.testing.fake_batch import FakeBatch, JobPlan
 from tests.batch.conftest import BUCKET, IMAGE_TRAINERS, REPO, fake_clients
+from tests.fakes.fake_batch import FakeBatch, JobPlan
 
 SKLEARN_SPACE = """\
 search_space:
@@ -35,7 +36,7 @@ search_space:
   alpha: {type: float, low: 1.0e-6, high: 1.0e-2, log: true}
   hidden_units: {type: int, low: 8, high: 32, log: true}
 """
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 
 
 def result_value(s3: Any, study: str, number: int) -> float:
@@ -46,7 +47,7 @@ def result_value(s3: Any, study: str, number: int) -> float:
 def run_controller(study_path: Path, fake: FakeBatch, clock: FakeClock, s3: Any) -> RunSummary:
     """``hpo run`` through the Controller API with the fake clock."""
     study = load_study(study_path)
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     backend = make_batch_backend(study, clients=fake_clients(fake, clock))
     store = S3Store.from_uri(study.store_root, client=s3)
     try:
@@ -57,7 +58,7 @@ def run_controller(study_path: Path, fake: FakeBatch, clock: FakeClock, s3: Any)
 
 def trials(study_path: Path) -> list[optuna.trial.FrozenTrial]:
     study = load_study(study_path)
-    storage = build.storage(study.storage_url)
+    storage = open_storage(study.storage_url)
     return optuna.load_study(study_name=study.spec.name, storage=storage).trials
 
 

@@ -18,8 +18,8 @@ from hpo.controller.clock import FakeClock
 from hpo.controller.loop import Controller, RunSummary
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.s3 import S3Store
-from hpo.testing.fake_batch import FakeBatch, Timings
 from tests.batch.conftest import (
     EVENTS_PREFIX,
     QUEUE,
@@ -29,14 +29,15 @@ from tests.batch.conftest import (
     event_clients,
     fake_clients,
 )
+from tests.fakes.fake_batch import FakeBatch, Timings
 
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 EVENT_STUDY = {"command": f"[python, {QUICK_TRAINER}]", "extra": f"  stack: {STACK_NAME}\n"}
 
 
 def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, clients: Any) -> RunSummary:
     study = load_study(path)
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     backend = make_batch_backend(study, clients=clients)
     store = S3Store.from_uri(study.store_root, client=s3)
     try:
@@ -48,7 +49,7 @@ def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, clients: Any) ->
 def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
     study = load_study(path)
     return optuna.load_study(study_name=study.spec.name,
-                             storage=build.storage(study.storage_url)).trials  # fmt: skip
+                             storage=open_storage(study.storage_url)).trials  # fmt: skip
 
 
 def test_a_job_end_reaches_the_controller_at_once_whatever_the_poll_interval(

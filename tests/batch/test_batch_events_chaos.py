@@ -28,12 +28,13 @@ from hpo.controller.failpoints import Failpoints
 from hpo.controller.loop import Controller, RunSummary
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.s3 import S3Store
-from hpo.testing.fake_batch import FakeBatch, Timings
-from hpo.testing.fake_events import Delivery
 from tests.batch.conftest import BUCKET, EVENTS_PREFIX, REGION, REPO, STACK_NAME, event_clients
+from tests.fakes.fake_batch import FakeBatch, Timings
+from tests.fakes.fake_events import Delivery
 
-QUICK_TRAINER = REPO / "hpo" / "testing" / "quick_trainer.py"
+QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 N_TRIALS = 16
 
 
@@ -48,7 +49,7 @@ def crash() -> None:
 def run_once(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, outputs: dict[str, str],
              points: str) -> RunSummary:  # fmt: skip
     study = load_study(path)
-    optuna_study = build.create_study(study, build.storage(study.storage_url))
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
     backend = make_batch_backend(study, clients=event_clients(fake, clock, outputs))
     store = S3Store.from_uri(study.store_root, client=s3)
     controller = Controller(optuna_study, study.spec, backend, store, clock=clock,
@@ -137,7 +138,7 @@ def test_crashes_between_receiving_and_recording_events_lose_nothing_in_either_s
     assert max(names.values()) == 1  # no job submitted twice under one name
     for path, name in ((first, "c"), (other, "c-x")):
         study = load_study(path)
-        found = optuna.load_study(study_name=name, storage=build.storage(study.storage_url))
+        found = optuna.load_study(study_name=name, storage=open_storage(study.storage_url))
         assert [t.state for t in found.trials] == [TrialState.COMPLETE] * N_TRIALS
         assert set(tells(path).values()) == {1}  # each trial told exactly once
         for t in found.trials:  # with the value its trainer wrote

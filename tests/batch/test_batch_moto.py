@@ -16,7 +16,7 @@ import pytest
 
 from hpo.backends.base import JobSpec, JobState
 from hpo.backends.batch import BatchClients, make_batch_backend, open_batch_store
-from hpo.backends.batch.client import client_config, make_clients
+from hpo.backends.batch.client import make_clients
 from hpo.errors import SpecError
 from hpo.runtime import make_store
 from hpo.spec.loader import load_study
@@ -77,10 +77,9 @@ def real_clients(aws: None, boto_session: boto3.session.Session) -> Callable[[],
     """boto3 Batch and CloudFormation clients (moto answers them)."""
 
     def make() -> BatchClients:
-        config = client_config("standard")
         return BatchClients(
-            batch=boto_session.client("batch", config=config),
-            cloudformation=boto_session.client("cloudformation", config=config),
+            batch=aws.client(boto_session, "batch"),
+            cloudformation=aws.client(boto_session, "cloudformation"),
             region="us-east-1",
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hpo.backends.batch.pricing import Instance, InstanceFinder, PriceBook
-from hpo.testing.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet, PriceList
+from tests.fakes.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet, PriceList
 
 HOUR = 3600.0
 T0 = 1_700_000_000.0 // HOUR * HOUR  # the start of an hour

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.batch_requests import BUCKET, TARGET, Run, measure
-from hpo.testing.requests import PER_TRIAL, SETUP
+from tests.fakes.requests import PER_TRIAL, SETUP
 
 
 def test_a_batch_trial_costs_three_requests_beyond_progress_polling(

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hpo.store.s3 import S3Store
-from hpo.testing.requests import S3Tally
 from tests.batch.conftest import BUCKET
+from tests.fakes.requests import S3Tally
 
 
 @pytest.fixture

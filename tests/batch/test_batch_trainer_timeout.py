@@ -12,7 +12,7 @@ from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.status import job_status
 from hpo.errors import SpecError
 from hpo.spec.loader import load_study
-from hpo.testing.fake_batch import FakeBatch
+from tests.fakes.fake_batch import FakeBatch
 
 
 def test_trainer_timeout_is_the_attempt_timeout(

@@ -7,7 +7,7 @@ from pathlib import Path
 import optuna
 
 from benchmarks.pruning_replay import load, replay
-from hpo.spec import build
+from hpo.storage import open_storage
 
 
 def test_a_median_pruner_stops_the_curve_above_the_others_and_keeps_the_best() -> None:
@@ -29,7 +29,7 @@ def test_without_a_pruner_everything_is_kept() -> None:
 
 def test_any_studys_storage_can_be_replayed(tmp_path: Path) -> None:
     """A user's own unpruned study: every complete trial's curve, by the study's name."""
-    storage = build.storage(str(tmp_path / "mine.journal"))
+    storage = open_storage(str(tmp_path / "mine.journal"))
     study = optuna.create_study(study_name="mine", storage=storage)
     for curve in ([0.9, 0.5], [0.8, 0.7]):
         trial = study.ask()

@@ -28,10 +28,11 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from hpo import attrs
+from hpo.artifacts import artifact_store_for, register_artifacts
 from hpo.cli import main
-from hpo.inspect.artifacts import artifact_store_for, register_artifacts
 from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.layout import TrialLayout
 from hpo.store.local import LocalStore
 
@@ -105,7 +106,7 @@ trainer:
 def new_study(study_file: Path) -> optuna.Study:
     """Create the study in the storage the study file names (as ``hpo run`` would)."""
     study = load_study(study_file)
-    return build.create_study(study, build.storage(study.storage_url))
+    return build.create_study(study, open_storage(study.storage_url))
 
 
 def start_trial(
@@ -185,7 +186,7 @@ def build_finished(directory: Path, name: str = "demo") -> Built:
     _write_artifacts(built, 1)
     store = LocalStore(built.store_root)
     artifact_store = artifact_store_for(load_study(built.study_file))
-    registered = register_artifacts(study, t._trial_id, store, TrialLayout(name), 1, artifact_store)
+    registered = register_artifacts(t, store, TrialLayout(name), 1, artifact_store)
     assert len(registered) == 2
     finish_trial(
         study,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hpo.inspect import reader
-from hpo.inspect.artifacts import artifact_store_for
+from hpo.artifacts import artifact_store_for
 from hpo.inspect.dashboard import DashboardServer, dashboard_app
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from tests.inspect.conftest import Built, RealStudy
 from tests.inspect.test_dashboard import request
 
@@ -53,7 +53,7 @@ def chromium_flags(profile: Path, shot: Path, size: str) -> list[str]:
 def screenshot(study_file: Path, page: str, tmp: Path, size: str = "1400,1000") -> bytes:
     """Serve the study's dashboard on loopback, point Chromium at ``page``, return the PNG."""
     study = load_study(study_file)
-    app = dashboard_app(reader.open_storage(study), artifact_store_for(study))
+    app = dashboard_app(open_storage(study.storage_url, read_only=True), artifact_store_for(study))
     shot = tmp / "shot.png"
     with DashboardServer(app, port=0) as server:
         url = f"{server.url}/dashboard/studies/0{page}"

@@ -16,10 +16,11 @@ import pytest
 from moto import mock_aws
 from optuna.trial import TrialState
 
-from hpo.inspect import reader
-from hpo.inspect.artifacts import PrefixedArtifactStore, artifact_store_for, register_artifacts
+from hpo import optuna_internals
+from hpo.artifacts import PrefixedArtifactStore, artifact_store_for, register_artifacts
 from hpo.inspect.dashboard import DashboardServer, dashboard_app, study_url
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from hpo.store.layout import TrialLayout
 from hpo.store.local import LocalStore
 from hpo.store.s3 import S3Store
@@ -54,7 +55,8 @@ def serve() -> Iterator[Any]:
 
     def start(study_file: Path, **kwargs: Any) -> DashboardServer:
         study = load_study(study_file)
-        app = dashboard_app(reader.open_storage(study), artifact_store_for(study), **kwargs)
+        storage = open_storage(study.storage_url, read_only=True)
+        app = dashboard_app(storage, artifact_store_for(study), **kwargs)
         server = DashboardServer(app, host="127.0.0.1", port=0).start()
         servers.append(server)
         return server
@@ -143,19 +145,19 @@ def test_register_artifacts_is_idempotent_and_skips_finished_trials(
     store, layout = LocalStore(tmp_path / "runs"), TrialLayout("arts")
     artifact_store = artifact_store_for(load_study(study_file))
     trial = start_trial(study, {"lr": 0.1, "units": 8, "act": "relu"})
-    assert register_artifacts(study, trial._trial_id, store, layout, 0, artifact_store) == []
+    assert register_artifacts(trial, store, layout, 0, artifact_store) == []
     store.put(layout.artifacts(0) + "a.txt", b"A")
-    first = register_artifacts(study, trial._trial_id, store, layout, 0, artifact_store)
+    first = register_artifacts(trial, store, layout, 0, artifact_store)
     store.put(layout.artifacts(0) + "b.txt", b"B")
-    second = register_artifacts(study, trial._trial_id, store, layout, 0, artifact_store)
+    second = register_artifacts(trial, store, layout, 0, artifact_store)
     assert len(first) == 1 and len(second) == 1  # a.txt is not attached twice
     stored = tmp_path / "runs" / "arts" / "dashboard-artifacts"
     assert sorted(p.read_bytes() for p in stored.iterdir()) == [b"A", b"B"]
 
     finish_trial(study, trial, TrialState.COMPLETE, value=1.0, compute=1.0, ended_at=0.0)
     store.put(layout.artifacts(0) + "late.txt", b"L")
-    with caplog.at_level(logging.WARNING, logger="hpo.inspect.artifacts"):
-        late = register_artifacts(study, trial._trial_id, store, layout, 0, artifact_store)
+    with caplog.at_level(logging.WARNING, logger="hpo.artifacts"):
+        late = register_artifacts(trial, store, layout, 0, artifact_store)
     assert late == [] and "cannot register artifact" in caplog.text  # logged, not raised
 
 
@@ -172,12 +174,12 @@ def test_artifacts_on_s3_reach_the_dashboard(tmp_path: Path, serve: Any) -> None
         store, layout = S3Store("bkt", "p", client=s3), TrialLayout("s3arts")
         store.put(layout.artifacts(0) + "model-card.md", b"# card\n")
         trial = start_trial(study, {"lr": 0.1, "units": 8, "act": "relu"})
-        [artifact_id] = register_artifacts(study, trial._trial_id, store, layout, 0, artifact_store)
+        [artifact_id] = register_artifacts(trial, store, layout, 0, artifact_store)
         study.tell(trial, 0.5)
         key = f"p/s3arts/dashboard-artifacts/{artifact_id}"
         assert s3.get_object(Bucket="bkt", Key=key)["Body"].read() == b"# card\n"
 
-        app = dashboard_app(reader.open_storage(spec), artifact_store)
+        app = dashboard_app(open_storage(spec.storage_url, read_only=True), artifact_store)
         with DashboardServer(app, port=0) as server:
-            url = f"{server.url}/artifacts/0/{trial._trial_id}/{artifact_id}"
+            url = f"{server.url}/artifacts/0/{optuna_internals.trial_id(trial)}/{artifact_id}"
             assert request(url) == (200, b"# card\n")

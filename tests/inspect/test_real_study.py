@@ -21,10 +21,10 @@ import pytest
 from click.testing import Result
 
 from hpo import attrs
-from hpo.inspect import reader
-from hpo.inspect.artifacts import artifact_store_for
+from hpo.artifacts import artifact_store_for
 from hpo.inspect.dashboard import DashboardServer, dashboard_app
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
 from tests.inspect.conftest import RealStudy, storage_files
 from tests.inspect.test_dashboard import get_json, request, user_attrs
 
@@ -112,7 +112,7 @@ def test_status_watch_stops_on_a_signal_even_started_with_sigint_ignored(
 
 def test_artifacts_the_trainer_wrote_are_on_the_trial_pages(real: RealStudy) -> None:
     study = load_study(real.study_file)
-    app = dashboard_app(reader.open_storage(study), artifact_store_for(study))
+    app = dashboard_app(open_storage(study.storage_url, read_only=True), artifact_store_for(study))
     with DashboardServer(app, port=0) as server:
         trials = get_json(f"{server.url}/api/studies/0")["trials"]
         for trial in trials:
@@ -126,7 +126,8 @@ def test_artifacts_the_trainer_wrote_are_on_the_trial_pages(real: RealStudy) -> 
 def test_status_best_logs_export_on_the_real_study(real: RealStudy, cli: Cli) -> None:
     before = storage_files(real.study_file.parent)
     study = optuna.load_study(
-        study_name="quickstart", storage=reader.open_storage(load_study(real.study_file))
+        study_name="quickstart",
+        storage=open_storage(load_study(real.study_file).storage_url, read_only=True),
     )
     best = study.best_trial
 

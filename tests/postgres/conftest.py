@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hpo.testing.postgres import PostgresServer, find_binaries
+from tests.fakes.postgres import PostgresServer, find_binaries
 
 
 def _unavailable(why: str) -> None:

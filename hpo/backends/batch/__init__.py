@@ -4,7 +4,7 @@
 from the CloudFormation outputs of ``backend.stack``) and returns a :class:`BatchBackend`;
 ``open_batch_store(study)`` opens the study's ``s3://`` store with the same region, profile
 and endpoint; ``resolve_log_group(study)`` says where its jobs log (for ``hpo logs``). Tests
-pass ``clients=`` (e.g. :class:`hpo.testing.fake_batch.FakeBatch`).
+pass ``clients=`` (a fake of the Batch API, moto's clients).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from hpo.aws import error_code
 from hpo.backends.base import (
     Backend,
     EventFeed,
@@ -35,7 +36,7 @@ from hpo.backends.base import (
     sanitize_job_name,
 )
 from hpo.backends.batch import subscription
-from hpo.backends.batch.client import BatchClients, error_code, with_backoff
+from hpo.backends.batch.client import BatchClients, with_backoff
 from hpo.backends.batch.events import SqsEvents
 from hpo.backends.batch.jobdef import ensure_job_definition, resource_requirements, retry_strategy
 from hpo.backends.batch.pricing import Instance, InstanceFinder, PriceBook

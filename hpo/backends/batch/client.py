@@ -1,7 +1,7 @@
-"""The seam between the Batch backend and AWS: injected clients, retry config, backoff.
+"""The seam between the Batch backend and AWS: injected clients, backoff on throttling.
 
 Everything the backend says to AWS goes through the clients in :class:`BatchClients`
-(boto3 clients, or :class:`hpo.testing.fake_batch.FakeBatch` in tests). Time goes through
+(boto3 clients from :mod:`hpo.aws`, or a fake of the Batch API in tests). Time goes through
 :class:`Timer` so tests drive rate limits and backoff with a fake clock.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo import aws
 from hpo.errors import BackendError, ThrottledError
 
 T = TypeVar("T")
@@ -52,13 +53,6 @@ class BatchClients:
     pricing: Any = None
 
 
-def client_config(retry_mode: str, max_attempts: int = 5) -> Any:
-    """botocore config: ``standard`` or ``adaptive`` retries (adaptive also rate-limits)."""
-    from botocore.config import Config
-
-    return Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
-
-
 def make_clients(
     *,
     region: str | None,
@@ -68,18 +62,11 @@ def make_clients(
 ) -> BatchClients:
     """boto3 clients from one session (no request is made here). The AWS price list is
     served from us-east-1 whatever the study's region."""
-    import boto3
+    session = aws.session(region, profile, error=BackendError, hint="check 'backend.profile'")
 
-    try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-    except BotoCoreError as exc:
-        raise BackendError(
-            f"cannot open an AWS session: {exc}", hint="check 'backend.profile'"
-        ) from exc
-    config = client_config(retry_mode)
-
-    def make(service: str, **kwargs: Any) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, config=config, **kwargs)
+    def make(service: str, region_name: str | None = None) -> Any:
+        return aws.client(session, service, endpoint_url=endpoint_url, retry_mode=retry_mode,
+                          region_name=region_name)  # fmt: skip
 
     return BatchClients(
         batch=make("batch"),
@@ -93,19 +80,12 @@ def make_clients(
     )
 
 
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a ``ClientError`` ("" for anything else)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def is_throttle(exc: BaseException) -> bool:
     """Whether AWS answered "slow down" (a throttling code or HTTP 429)."""
     if not isinstance(exc, ClientError):
         return False
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error_code(exc) in THROTTLE_CODES or status == 429
+    return aws.error_code(exc) in THROTTLE_CODES or status == 429
 
 
 def with_backoff(
@@ -141,6 +121,6 @@ def _hint(exc: BaseException) -> str | None:
     text = str(exc)
     if "credentials" in text.lower():
         return "configure AWS credentials (aws configure, AWS_PROFILE or an instance role)"
-    if error_code(exc) == "ClientException":
+    if aws.error_code(exc) == "ClientException":
         return "check backend.job_queue / job_definition and that the infra stack is deployed"
     return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hpo.backends.batch.client import error_code
+from hpo.aws import error_code
 from hpo.errors import BackendError, SpecError
 from hpo.spec.models import STACK_OUTPUTS
 

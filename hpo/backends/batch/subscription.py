@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hpo.aws import error_code
 from hpo.backends.base import sanitize_job_name
-from hpo.backends.batch.client import error_code
 from hpo.errors import BackendError
 
 VISIBILITY_TIMEOUT = 60  # seconds a received event stays hidden before it is delivered again

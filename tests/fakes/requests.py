@@ -1,6 +1,6 @@
 """Count a controller's AWS requests by API and purpose, per trial (benchmarks and tests).
 
-Batch requests come from :class:`~hpo.testing.fake_batch.FakeBatch`'s own counters; S3
+Batch requests come from :class:`~tests.fakes.fake_batch.FakeBatch`'s own counters; S3
 requests are counted with a botocore ``before-parameter-build`` hook on the controller's S3
 client, other services' (SQS, EventBridge, ECS, EC2) with :class:`ApiTally`.
 Each request is one of: ``per-trial`` (params in, submit, result out, prune), ``polling``

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from hpo.testing.fake_lifecycle import (
+from tests.fakes.fake_lifecycle import (
     TERMINAL,
     FakeJob,
     JobPlan,

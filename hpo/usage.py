@@ -1,4 +1,7 @@
-"""What a study's trials cost in dollars and GPU hours, from their recorded attributes.
+"""What a study's trials used: compute seconds, dollars and GPU hours, and what pruning saved.
+
+Everything comes from the user attributes the controller records (:mod:`hpo.attrs`), so the
+controller's run summary and the read-only views (``hpo status``) count the same way.
 
 A trial's ``cost_usd`` sums its ended attempts; a running trial adds its current attempt's
 time so far at the hourly price recorded when it started. A trial with an unpriced attempt
@@ -8,6 +11,7 @@ time so far at the hourly price recorded when it started. A trial with an unpric
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,3 +76,48 @@ def cost_totals(trials: Sequence[FrozenTrial], now: float, gpus: int = 0) -> Cos
         gpu_hours += running_extra(t, now)[0] * gpus
     return CostTotals(round(usd, 6) if priced else None, unpriced,
                       round(gpu_hours, 6) if any_gpu or gpus else None)  # fmt: skip
+
+
+def compute_spent(trials: Sequence[FrozenTrial], now: float) -> float:
+    """Recorded compute seconds of all trials, plus the running jobs' time so far."""
+    total = 0.0
+    for t in trials:
+        ua = t.user_attrs
+        total += float(ua.get(attrs.COMPUTE_SECONDS) or 0.0)
+        running = t.state == TrialState.RUNNING and ua.get(attrs.STAGE) == Stage.RUNNING.value
+        if running and ua.get(attrs.STARTED_AT) is not None:
+            total += max(0.0, now - float(ua[attrs.STARTED_AT]))
+    return total
+
+
+def compute_saved(trials: Sequence[FrozenTrial], key: str = attrs.COMPUTE_SECONDS) -> float | None:
+    """Compute seconds (or, with ``key`` ``cost_usd``, dollars) pruning saved: for each PRUNED
+    trial, what a full-budget trial typically cost (the median over COMPLETE trials that
+    reached the largest step) minus what it spent.
+
+    Comparing whole-trial costs keeps fixed start-up time (imports, data loading, container
+    start) out of the saving, which a per-step extrapolation would multiply. ``None`` when no
+    COMPLETE trial reported steps, so there is no full-budget cost to compare with.
+    """
+    full_step = max(
+        (max(t.intermediate_values) for t in trials if _finished_with_steps(t)),
+        default=None,
+    )
+    full_costs = [
+        float(t.user_attrs.get(key) or 0.0)
+        for t in trials
+        if _finished_with_steps(t) and max(t.intermediate_values) == full_step
+    ]
+    full_costs = [cost for cost in full_costs if cost > 0]
+    if not full_costs:
+        return None
+    typical = statistics.median(full_costs)
+    return sum(
+        max(0.0, typical - float(t.user_attrs.get(key) or 0.0))
+        for t in trials
+        if t.state == TrialState.PRUNED and (key == attrs.COMPUTE_SECONDS or key in t.user_attrs)
+    )
+
+
+def _finished_with_steps(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and bool(trial.intermediate_values)

@@ -1,7 +1,9 @@
-"""Files a trainer put in its trial's ``artifacts/``, registered so the dashboard shows them.
+"""The artifact store: files a trainer put in its trial's ``artifacts/``, registered with the
+trial so that optuna-dashboard shows them.
 
-The artifact store lives next to the trials in the study's object store:
-``<root>/<study>/dashboard-artifacts/`` (a directory locally, an S3 prefix on Batch).
+The artifact store (Optuna's; not the object store of :mod:`hpo.store`) lives next to the
+trials in the study's object store: ``<root>/<study>/dashboard-artifacts/`` (a directory
+locally, an S3 prefix on Batch).
 :func:`register_artifacts` must run while the trial is still RUNNING (Optuna refuses to
 change a finished trial), so the controller calls it just before ``tell``.
 """
@@ -21,6 +23,7 @@ from optuna.artifacts import (
     upload_artifact,
 )
 
+from hpo import aws
 from hpo.spec.loader import StudyFile
 from hpo.store.base import ObjectStore
 from hpo.store.layout import TrialLayout
@@ -31,7 +34,7 @@ ARTIFACT_STORE_DIR = "dashboard-artifacts"
 
 
 class ArtifactStore(Protocol):
-    """Optuna's artifact store protocol (``optuna.artifacts._protocol.ArtifactStore``)."""
+    """What Optuna's artifact functions and optuna-dashboard need of an artifact store."""
 
     def open_reader(self, artifact_id: str) -> BinaryIO: ...
 
@@ -79,17 +82,14 @@ def artifact_store_for(study: StudyFile, *, s3_client: Any = None) -> ArtifactSt
     if root.startswith("s3://"):
         bucket, _, prefix = root.removeprefix("s3://").partition("/")
         if s3_client is None:
-            from hpo.inspect import aws
-
-            s3_client = aws.client(study, "s3")
+            s3_client = aws.study_client(study, "s3")
         key_prefix = "/".join(p for p in (prefix.strip("/"), name, ARTIFACT_STORE_DIR) if p)
         return PrefixedArtifactStore(Boto3ArtifactStore(bucket, client=s3_client), key_prefix)
     return DirectoryArtifactStore(Path(root, name, ARTIFACT_STORE_DIR))
 
 
 def register_artifacts(
-    study: optuna.Study,
-    trial_id: int,
+    trial: optuna.trial.Trial,
     store: ObjectStore,
     layout: TrialLayout,
     number: int,
@@ -109,7 +109,6 @@ def register_artifacts(
         return []
     if not keys:
         return []
-    trial = optuna.trial.Trial(study, trial_id)
     done = {meta.filename for meta in get_all_artifact_meta(trial)}
     ids: list[str] = []
     with tempfile.TemporaryDirectory(prefix="hpo-artifacts-") as tmp:

@@ -1,4 +1,4 @@
-"""The object store contract (see ``hpo/store/base.py``), one suite for every store.
+"""The object store contract (see :mod:`hpo.store.base`), one suite for every store.
 
 A test module subclasses :class:`StoreContract` and provides a ``store`` fixture (an empty
 store); the suite checks documents, stamps, listings, key validation and threads.

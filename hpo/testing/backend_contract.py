@@ -1,9 +1,9 @@
-"""The backend contract (see ``hpo/backends/base.py``), one suite for every backend.
+"""The backend contract (see :mod:`hpo.backends.base`), one suite for every backend.
 
 A backend's test module subclasses :class:`BackendContract` and provides a ``harness``
-fixture. Jobs run one of three programs, chosen by ``JobSpec.env["HPO_TEST_PROGRAM"]``:
-``succeed`` writes ``{"value": 1.5}`` as its result and exits 0, ``fail`` prints
-``boom`` and exits 3, ``hang`` runs until it is terminated.
+fixture. Jobs run :mod:`hpo.testing.contract_trainer` with one of its programs, chosen by
+``JobSpec.env["HPO_TEST_PROGRAM"]``: ``succeed`` writes ``{"value": 1.5}`` as its result and
+exits 0, ``fail`` prints ``boom`` and exits 3, ``hang`` runs until it is terminated.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Protocol
 import pytest
 
 from hpo.backends.base import Backend, JobSpec, JobState, JobStatus
+from hpo.testing.contract_trainer import PROGRAM_ENV
 
-PROGRAM_ENV = "HPO_TEST_PROGRAM"
+__all__ = ["PROGRAM_ENV", "BackendContract", "Harness", "finished"]
 
 
 class Harness(Protocol):
