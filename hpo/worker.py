@@ -18,7 +18,7 @@ training image. A trainer finds its trial through one environment variable::
             return
     trial.finish(val_loss, metrics={"accuracy": acc})
 
-Documents (see DESIGN.md, Object layout) under the trial URI: ``params.json`` (in),
+Documents (see "Object layout" in docs/architecture.md) under the trial URI: ``params.json`` (in),
 ``progress.json`` and ``result.json`` (out), ``checkpoints/`` and ``artifacts/``.
 """
 
@@ -117,9 +117,9 @@ class _Files:
 
 
 def _default_s3_client() -> Any:
-    import boto3  # only trainers whose trial lives on S3 need boto3
+    from hpo import aws  # only trainers whose trial lives on S3 need boto3
 
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    return aws.client(aws.session(), "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
 
 
 class Trial:

@@ -9,6 +9,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+pytest.register_assert_rewrite("hpo.testing")  # the contract suites' assertions, in detail
+
 REPO = Path(__file__).resolve().parents[1]
 SKLEARN_TRAINER = REPO / "trainer_image" / "train_sklearn.py"
 

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -179,14 +180,22 @@ class Backend(ABC):
         """Release clients and handles; running jobs keep running."""
 
 
-def sanitize_job_name(text: str) -> str:
-    """``text`` in Batch's job-name alphabet: [A-Za-z0-9_-], starting with a letter or digit."""
-    import re
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+NAME_LIMIT = 128  # Batch's, for job names and job definition names
 
-    return re.sub(r"[^A-Za-z0-9_-]", "-", text).lstrip("-_") or "job"
+
+def safe_name(text: str, limit: int = NAME_LIMIT) -> str:
+    """``text`` in the alphabet AWS names share ([A-Za-z0-9_-]: Batch jobs and job
+    definitions, SQS queues, EventBridge rules), other characters as ``-``, cut to ``limit``."""
+    return _UNSAFE.sub("-", text)[:limit]
+
+
+def sanitize_job_name(text: str, limit: int = NAME_LIMIT) -> str:
+    """``text`` as a job name: :func:`safe_name`, starting with a letter or digit."""
+    return (safe_name(text, len(text)).lstrip("-_") or "job")[:limit]
 
 
 def job_name(study: str, trial: int, attempt: int) -> str:
     """Deterministic job name within Batch's rule (128 chars); the study part is shortened."""
     suffix = f"-{trial}-{attempt}"
-    return sanitize_job_name(study)[: 128 - len(suffix)] + suffix
+    return sanitize_job_name(study, NAME_LIMIT - len(suffix)) + suffix

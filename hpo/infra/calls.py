@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hpo import aws
 from hpo.errors import InfraError
+
+T = TypeVar("T")
 
 ClientFactory = Callable[[str], Any]
 """Returns the boto3 client of a service name (``"cloudformation"``, ``"ecr"``, ``"s3"``)."""
@@ -58,6 +60,25 @@ def boto3_clients(region: str | None, profile: str | None) -> ClientFactory:
         return cache[service]
 
     return client
+
+
+def guarded(
+    call: Callable[[], T],
+    doing: str,
+    *,
+    tolerate: Callable[[ClientError], bool] | None = None,
+    default: T | None = None,
+) -> T | None:
+    """``call()``; an AWS error that ``tolerate`` accepts gives ``default``, any other one
+    an :class:`InfraError` for ``doing`` (see :func:`aws_failure`)."""
+    try:
+        return call()
+    except ClientError as exc:
+        if tolerate is not None and tolerate(exc):
+            return default
+        raise aws_failure(exc, doing) from None
+    except BotoCoreError as exc:
+        raise aws_failure(exc, doing) from None
 
 
 def aws_failure(exc: ClientError | BotoCoreError, doing: str) -> InfraError:

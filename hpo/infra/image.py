@@ -18,10 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from hpo.errors import DockerError, InfraError
-from hpo.infra.calls import Call, ClientFactory, aws_failure
+from hpo.infra.calls import Call, ClientFactory, guarded
 
 Runner = Callable[[Sequence[str], bytes | None], int]
 """Runs a command with optional stdin bytes and returns its exit status."""
@@ -32,6 +30,7 @@ WORKER_MODULES = (
     "__init__.py",
     "worker.py",
     "errors.py",
+    "aws.py",
     "store/__init__.py",
     "store/base.py",
     "store/layout.py",
@@ -157,10 +156,9 @@ def stage_context(trainer_dir: Path, dest: Path, package_dir: Path | None = None
 
 def registry_password(clients: ClientFactory, plan: ImagePlan) -> tuple[str, str]:
     """``(username, password)`` for the registry from ECR; never logged."""
-    try:
-        data = plan.token_call().invoke(clients)["authorizationData"][0]
-    except (ClientError, BotoCoreError) as exc:
-        raise aws_failure(exc, "getting an ECR login token") from None
+    call = plan.token_call()
+    data = guarded(lambda: call.invoke(clients)["authorizationData"], "getting an ECR login token")
+    data = data[0]
     username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     return username, password
 

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from hpo.aws import error_message
 from hpo.errors import StackStateError
-from hpo.infra.calls import Call, ClientFactory, aws_failure
+from hpo.infra.calls import Call, ClientFactory, guarded
 from hpo.infra.template import Template
 
 CAPABILITIES = ["CAPABILITY_IAM"]
@@ -83,14 +83,9 @@ def describe_call(stack: str) -> Call:
 
 def describe(clients: ClientFactory, stack: str) -> dict[str, Any] | None:
     """The stack's description, or ``None`` when no such stack exists."""
-    try:
-        stacks = describe_call(stack).invoke(clients)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in error_message(exc):
-            return None
-        raise aws_failure(exc, f"describing stack {stack}") from None
-    except BotoCoreError as exc:
-        raise aws_failure(exc, f"describing stack {stack}") from None
+    stacks = guarded(lambda: describe_call(stack).invoke(clients)["Stacks"],
+                     f"describing stack {stack}",
+                     tolerate=lambda exc: "does not exist" in error_message(exc))  # fmt: skip
     return stacks[0] if stacks else None
 
 
@@ -167,24 +162,22 @@ def deploy(
         _check_deployable(request.stack, found["StackStatus"])
         existing = {p["ParameterKey"] for p in found.get("Parameters", [])}
         echo(f"updating stack {request.stack}")
-        try:
+
+        def update() -> bool:
             request.update_call(existing).invoke(clients)
-        except ClientError as exc:
-            if NO_UPDATES not in error_message(exc):
-                raise aws_failure(exc, f"updating stack {request.stack}") from None
-            echo(f"stack {request.stack} is up to date")
-        except BotoCoreError as exc:
-            raise aws_failure(exc, f"updating stack {request.stack}") from None
-        else:
+            return True
+
+        updated = guarded(update, f"updating stack {request.stack}", default=False,
+                          tolerate=lambda exc: NO_UPDATES in error_message(exc))  # fmt: skip
+        if updated:
             wait(clients, request.stack, "stack_update_complete", waiting)
+        else:
+            echo(f"stack {request.stack} is up to date")
     return require_outputs(clients, request.stack)
 
 
 def _send(clients: ClientFactory, call: Call, stack: str) -> None:
-    try:
-        call.invoke(clients)
-    except (ClientError, BotoCoreError) as exc:
-        raise aws_failure(exc, f"{call.operation} of stack {stack}") from None
+    guarded(lambda: call.invoke(clients), f"{call.operation} of stack {stack}")
 
 
 def plan(request: DeployRequest, waiting: Waiting = DEFAULT_WAITING) -> list[str]:

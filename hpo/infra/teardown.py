@@ -6,13 +6,12 @@ repository is emptied by CloudFormation (EmptyOnDelete).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from hpo.errors import InfraError
-from hpo.infra.calls import Call, ClientFactory, aws_failure
+from hpo.infra.calls import Call, ClientFactory, guarded
 from hpo.infra.stack import DEFAULT_WAITING, Waiting, describe_call, wait
 
 Echo = Callable[[str], None]
@@ -45,24 +44,16 @@ def _delete_batch(s3: Any, bucket: str, batch: list[dict[str, str]]) -> None:
 def empty_bucket(clients: ClientFactory, bucket: str) -> int:
     """Delete every object version of ``bucket``; returns how many were deleted."""
     s3 = clients("s3")
-    deleted = 0
-    batch: list[dict[str, str]] = []
-    try:
-        for entry in _versions(s3, bucket):
-            batch.append(entry)
-            if len(batch) == BATCH:
-                _delete_batch(s3, bucket, batch)
-                deleted, batch = deleted + len(batch), []
-        if batch:
+    deleted: list[int] = []  # per batch; a bucket already gone keeps what was deleted
+
+    def empty() -> None:
+        versions = iter(_versions(s3, bucket))
+        while batch := list(itertools.islice(versions, BATCH)):
             _delete_batch(s3, bucket, batch)
-            deleted += len(batch)
-    except ClientError as exc:
-        if "NoSuchBucket" in str(exc):
-            return deleted
-        raise aws_failure(exc, f"emptying s3://{bucket}") from None
-    except BotoCoreError as exc:
-        raise aws_failure(exc, f"emptying s3://{bucket}") from None
-    return deleted
+            deleted.append(len(batch))
+
+    guarded(empty, f"emptying s3://{bucket}", tolerate=lambda exc: "NoSuchBucket" in str(exc))
+    return sum(deleted)
 
 
 def _rules(events: Any, prefix: str) -> list[str]:
@@ -79,7 +70,8 @@ def _rules(events: Any, prefix: str) -> list[str]:
 def remove_study_events(clients: ClientFactory, prefix: str) -> int:
     """Delete the study event rules and queues named ``<prefix>-*``; returns how many."""
     events, sqs = clients("events"), clients("sqs")
-    try:
+
+    def remove() -> int:
         rules = _rules(events, f"{prefix}-")
         for name in rules:
             ids = [t["Id"] for t in events.list_targets_by_rule(Rule=name).get("Targets", [])]
@@ -89,9 +81,9 @@ def remove_study_events(clients: ClientFactory, prefix: str) -> int:
         queues = sqs.list_queues(QueueNamePrefix=f"{prefix}-").get("QueueUrls", [])
         for url in queues:
             sqs.delete_queue(QueueUrl=url)
-    except (ClientError, BotoCoreError) as exc:
-        raise aws_failure(exc, f"removing the study event queues {prefix}-*") from None
-    return len(rules) + len(queues)
+        return len(rules) + len(queues)
+
+    return guarded(remove, f"removing the study event queues {prefix}-*") or 0
 
 
 def teardown(
@@ -109,10 +101,7 @@ def teardown(
         echo(f"deleted {count} object versions from s3://{bucket}")
     if prefix:
         echo(f"deleted {remove_study_events(clients, prefix)} study event rules and queues")
-    try:
-        delete_call(stack).invoke(clients)
-    except (ClientError, BotoCoreError) as exc:
-        raise aws_failure(exc, f"deleting stack {stack}") from None
+    guarded(lambda: delete_call(stack).invoke(clients), f"deleting stack {stack}")
     echo(f"deleting stack {stack}")
     wait(clients, stack, "stack_delete_complete", waiting)
     echo(f"stack {stack} deleted")

@@ -1,4 +1,5 @@
-"""Where each trial's documents live under the store root (the trainer contract in DESIGN.md)."""
+"""Where each trial's documents live under the store root (the trainer contract: "Object
+layout" in docs/architecture.md)."""
 
 from __future__ import annotations
 

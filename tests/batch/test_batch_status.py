@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from hpo.backends.base import JobState
-from hpo.backends.batch.backend import batch_job_name
+from hpo.backends.base import JobState, sanitize_job_name
 from hpo.backends.batch.client import Timer
 from hpo.backends.batch.jobdef import definition_body, definition_name
 from hpo.backends.batch.ratelimit import TokenBucket
@@ -106,11 +105,11 @@ def test_times_are_epoch_seconds() -> None:
     [("my-study-3-1", "my-study-3-1"), ("my.study 3", "my-study-3"), ("__x", "x")],
 )
 def test_job_names_are_sanitised(name: str, expected: str) -> None:
-    assert batch_job_name(name) == expected
+    assert sanitize_job_name(name) == expected
 
 
 def test_job_names_are_at_most_128_chars() -> None:
-    assert len(batch_job_name("a" * 200)) == 128
+    assert len(sanitize_job_name("a" * 200)) == 128
 
 
 def test_definition_names_hash_the_content() -> None:

@@ -96,7 +96,7 @@ def test_staged_worker_imports_with_the_standard_library_only(tmp_path: Path) ->
     assert "Dockerfile" in staged and "hpo/worker.py" in staged
     code = (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import hpo.worker as w; "
-        "print(w.__file__)"
+        "import hpo.aws; print(w.__file__)"  # hpo.aws: the trainer's S3 client
     )
     done = subprocess.run(
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True

@@ -51,11 +51,6 @@ DESCRIBE_CHUNK = 100
 VISIBILITY_GRACE = 120.0
 
 
-def batch_job_name(name: str) -> str:
-    """``name`` made valid for Batch: [A-Za-z0-9_-], starting alphanumeric, <= 128 chars."""
-    return sanitize_job_name(name)[:128]
-
-
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
@@ -152,7 +147,7 @@ class BatchBackend(Backend):
     # ------------------------------------------------------------------ contract
 
     def submit(self, job: JobSpec) -> str:
-        name = batch_job_name(job.name)
+        name = sanitize_job_name(job.name)
         request = self._submit_request(job, name)
         self._limiter.acquire()
         try:
@@ -169,7 +164,7 @@ class BatchBackend(Backend):
         return self._remember(response["jobId"], name, submitted=True)
 
     def find(self, name: str) -> str | None:
-        name = batch_job_name(name)
+        name = sanitize_job_name(name)
         exact = [s for s in self._list_by_name(name) if s.get("jobName") == name]
         if not exact:
             return None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
+from hpo.backends.base import safe_name
 from hpo.backends.batch.client import BatchClients, with_backoff
 from hpo.backends.batch.settings import BatchSettings
 from hpo.spec.models import BatchResources
@@ -77,7 +77,7 @@ def definition_body(settings: BatchSettings) -> dict[str, Any]:
 def definition_name(study: str, body: dict[str, Any]) -> str:
     """``hpo-<study>-<16 hex of sha256(body)>``, sanitised to Batch's name rule (128 chars)."""
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", study)[:100]
+    safe = safe_name(study, 100)
     return f"hpo-{safe}-{digest}"
 
 

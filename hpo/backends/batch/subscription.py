@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hpo.aws import error_code
-from hpo.backends.base import sanitize_job_name
+from hpo.backends.base import safe_name, sanitize_job_name
 from hpo.errors import BackendError
 
 VISIBILITY_TIMEOUT = 60  # seconds a received event stays hidden before it is delivered again
@@ -48,7 +47,7 @@ class Subscription:
 def resource_name(prefix: str, study: str) -> str:
     """``<prefix>-<study, cut>-<8 hex of its hash>``: within SQS's and EventBridge's limits."""
     digest = hashlib.sha256(study.encode()).hexdigest()[:8]
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", study)[:28]
+    safe = safe_name(study, 28)
     return f"{prefix}-{safe}-{digest}"[:64]
 
 
