@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from hpo import aws as hpo_aws
 from hpo.backends.base import JobSpec, JobState
 from hpo.backends.batch import BatchClients, make_batch_backend, open_batch_store
 from hpo.backends.batch.client import make_clients
@@ -78,8 +79,8 @@ def real_clients(aws: None, boto_session: boto3.session.Session) -> Callable[[],
 
     def make() -> BatchClients:
         return BatchClients(
-            batch=aws.client(boto_session, "batch"),
-            cloudformation=aws.client(boto_session, "cloudformation"),
+            batch=hpo_aws.client(boto_session, "batch"),
+            cloudformation=hpo_aws.client(boto_session, "cloudformation"),
             region="us-east-1",
         )
 
