@@ -1,4 +1,4 @@
-"""The backend contract. Every backend passes ``tests/backend_contract.py``.
+"""The backend contract. Every backend passes :mod:`hpo.testing.backend_contract`.
 
 - ``submit`` starts one job for one trial attempt and returns its id. The job's ``name`` is
   deterministic (``<study>-<trial>-<attempt>``) and unique; ``find(name)`` returns the id of

@@ -1,6 +1,6 @@
 """The object store contract shared by the local directory store and the S3 store.
 
-Contract (every implementation passes ``tests/store_contract.py``):
+Contract (every implementation passes :mod:`hpo.testing.store_contract`):
 
 - keys are ``/``-separated relative paths; ``uri(key)`` is what a trainer is given;
 - ``put`` is atomic: a reader sees the old document or the new one, never a torn one;
