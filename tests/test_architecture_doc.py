@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "architecture.md"
 # where a path the page names relatively may live: a package of hpo, or the tests
-BASES = [REPO, REPO / "tests", *(p for p in (REPO / "hpo").rglob("*") if p.is_dir())]
+BASES = [REPO, REPO / "tests", REPO / "hpo", *(p for p in (REPO / "hpo").rglob("*") if p.is_dir())]
 
 
 def _exists(name: str) -> bool:
