@@ -31,6 +31,7 @@ from hpo.session import Notify, Session, enqueue, open_session, stop_on_signals
 from hpo.spec import build
 from hpo.spec.loader import StudyFile, load_study
 from hpo.spec.models import coerce_params, params_problem
+from hpo.storage import existing_study
 
 __all__ = ["RunHandle", "Study", "load"]
 
@@ -95,7 +96,7 @@ class Study:
                 hint = "each set maps parameter names to values in the search space"
                 raise SpecError(f"set {i}: {problem}", file=source or "<params>", hint=hint)
             checked.append(coerce_params(space, dict(params)))
-        return enqueue(self.optuna, checked)
+        return enqueue(existing_study(self.file, read_only=False), checked)  # it writes
 
     # ------------------------------------------------------------------ reading
 

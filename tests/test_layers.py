@@ -22,6 +22,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("hpo/inspect", ("hpo.controller",)),
     ("hpo/commands/inspect.py", ("hpo.controller",)),
     ("hpo/commands/stop.py", ("hpo.inspect.reader",)),
+    ("hpo/commands/run.py", ("hpo.inspect.reader",)),
     ("hpo/store/base.py", ("hpo.store.local", "hpo.store.s3")),
     ("hpo", ("tests",)),
 ]

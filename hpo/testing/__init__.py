@@ -13,6 +13,16 @@ What ships, and why:
 - :mod:`hpo.testing.store_contract`: ``StoreContract``, the behaviour every object store must
   have (see :mod:`hpo.store.base`); a test module subclasses it and gives an empty ``store``.
 
+A backend's suite, in the plugin's tests (``tests/test_local_backend.py`` is hpo's own)::
+
+    from hpo.testing import CONTRACT_TRAINER
+    from hpo.testing.backend_contract import BackendContract
+
+    class TestMyBackend(BackendContract):
+        @pytest.fixture
+        def harness(self, tmp_path):
+            return MyHarness(tmp_path, [sys.executable, str(CONTRACT_TRAINER)])
+
 Both suites need pytest (``pip install 'hpo[testing]'``); call
 ``pytest.register_assert_rewrite("hpo.testing")`` in your ``conftest.py`` for pytest's
 detailed assertion messages. Everything else hpo's own suite uses (the fake AWS Batch,
