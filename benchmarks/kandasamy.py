@@ -76,7 +76,7 @@ SETTINGS = {
     "h6-halfnormal-12": Setting("h6-halfnormal-12", 12, 30.0, 0.05, "halfnormal"),
     "h6-pareto-16": Setting("h6-pareto-16", 16, 30.0, 0.05, "pareto"),
 }
-METHODS = ["hpo-auto", "hpo-tpe", "sync-auto", "random", "sequential"]
+METHODS = ["hpo-auto", "hpo-tpe", "sync-auto", "random", "sequential", "hpo-optuna_gp"]
 
 
 def _noisy(setting: Setting, seed: int) -> Callable[[Mapping[str, Any], int], float]:
@@ -157,6 +157,7 @@ def _one(args: tuple[str, str, int]) -> tuple[str, str, int, float]:
     run: dict[str, Callable[[], float]] = {
         "hpo-auto": lambda: run_async(s, seed, "auto", s.workers),
         "hpo-tpe": lambda: run_async(s, seed, "tpe", s.workers),
+        "hpo-optuna_gp": lambda: run_async(s, seed, "optuna_gp", s.workers),
         "sync-auto": lambda: run_sync(s, seed),
         "random": lambda: run_random(s, seed),
         "sequential": lambda: run_async(s, seed, "auto", 1),
