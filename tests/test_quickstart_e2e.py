@@ -109,7 +109,7 @@ def test_four_trainers_run_at_once_over_the_busy_period(quickstart: dict[str, An
 
 def test_finds_a_clearly_better_configuration_than_random(quickstart: dict[str, Any]) -> None:
     values = [t.value for t in quickstart["study"].get_trials()]
-    random_phase, guided = values[:8], values[8:]  # n_startup_trials: 8
+    random_phase, guided = values[:10], values[10:]  # auto -> gp: 10 start-up trials
     assert min(values) < 0.5 * statistics.median(random_phase)
     assert statistics.median(guided) < statistics.median(random_phase)
 

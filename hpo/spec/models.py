@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hpo.spec.base import SpecModel as _Model
-from hpo.spec.optimizers import NoPrunerSpec, PrunerSpec, SamplerSpec, TPESamplerSpec
+from hpo.spec.optimizers import AutoSamplerSpec, NoPrunerSpec, PrunerSpec, SamplerSpec
 from hpo.spec.space import (  # noqa: F401 - the search-space models are part of this module's API
     CategoricalParam,
     Choice,
@@ -289,7 +289,7 @@ class StudySpec(_Model):
     store: str | None = None
     objective: ObjectiveSpec
     search_space: dict[str, Param]
-    sampler: SamplerSpec = Field(default_factory=TPESamplerSpec)
+    sampler: SamplerSpec = Field(default_factory=AutoSamplerSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NoPrunerSpec(type="none"))
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     retries: RetrySpec = Field(default_factory=RetrySpec)
