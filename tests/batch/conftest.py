@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import optuna
 import pytest
 from moto import mock_aws
 
@@ -17,7 +18,11 @@ from hpo.backends.batch import BatchClients, make_batch_backend
 from hpo.backends.batch.backend import BatchBackend
 from hpo.backends.batch.client import Timer
 from hpo.controller.clock import FakeClock
+from hpo.controller.loop import Controller, RunSummary
+from hpo.spec import build
 from hpo.spec.loader import load_study
+from hpo.storage import open_storage
+from hpo.store.s3 import S3Store
 from tests.fakes.fake_batch import FakeBatch, Timings
 from tests.fakes.fake_events import (
     BatchEvents,
@@ -89,6 +94,25 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def run_study(path: Path, clients: BatchClients, s3: Any, clock: FakeClock) -> RunSummary:
+    """``hpo run`` of a Batch study file through the Controller API, on ``clients``."""
+    study = load_study(path)
+    optuna_study = build.create_study(study, open_storage(study.storage_url))
+    backend = make_batch_backend(study, clients=clients)
+    store = S3Store.from_uri(study.store_root, client=s3)
+    try:
+        return Controller(optuna_study, study.spec, backend, store, clock=clock).run()
+    finally:
+        backend.close()
+
+
+def study_trials(path: Path) -> list[optuna.trial.FrozenTrial]:
+    """The trials of the study a file describes, as stored."""
+    study = load_study(path)
+    return optuna.load_study(study_name=study.spec.name,
+                             storage=open_storage(study.storage_url)).trials  # fmt: skip
 
 
 def fake_clients(fake: FakeBatch, clock: Any, cloudformation: Any = None) -> BatchClients:

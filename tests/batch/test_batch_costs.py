@@ -11,23 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import optuna
 import pytest
 from click.testing import CliRunner
 from optuna.trial import TrialState
 from werkzeug.test import Client
 
 from hpo import attrs
-from hpo.backends.batch import make_batch_backend
 from hpo.cli import main
 from hpo.controller.clock import FakeClock
-from hpo.controller.loop import Controller, RunSummary
+from hpo.controller.loop import Controller
 from hpo.inspect.dashboard import dashboard_app
-from hpo.spec import build
 from hpo.spec.loader import load_study
 from hpo.storage import open_storage
-from hpo.store.s3 import S3Store
-from tests.batch.conftest import REGION, REPO, fake_clients
+from tests.batch.conftest import REGION, REPO, fake_clients, run_study, study_trials
 from tests.fakes.fake_batch import FakeBatch, JobPlan
 from tests.fakes.fake_prices import ON_DEMAND_PRICE, SPOT_PRICE, Fleet
 
@@ -39,23 +35,6 @@ def priced_clients(fake: FakeBatch, clock: FakeClock, fleet: Fleet) -> Any:
     clients = fake_clients(fake, clock)
     clients.ecs, clients.ec2, clients.pricing = fleet.ecs, fleet.ec2, fleet.pricing
     return clients
-
-
-def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, fleet: Fleet) -> RunSummary:
-    study = load_study(path)
-    optuna_study = build.create_study(study, open_storage(study.storage_url))
-    backend = make_batch_backend(study, clients=priced_clients(fake, clock, fleet))
-    store = S3Store.from_uri(study.store_root, client=s3)
-    try:
-        return Controller(optuna_study, study.spec, backend, store, clock=clock).run()
-    finally:
-        backend.close()
-
-
-def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
-    study = load_study(path)
-    storage = open_storage(study.storage_url)
-    return optuna.load_study(study_name=study.spec.name, storage=storage).trials
 
 
 def test_a_reclaimed_trial_accounts_and_prices_every_attempt(
@@ -70,9 +49,9 @@ def test_a_reclaimed_trial_accounts_and_prices_every_attempt(
     path = write_batch_study("cost", n_trials=1, max_parallel=1, retry_attempts=2,
                              command=f"[python, {QUICK_TRAINER}]")  # fmt: skip
 
-    assert run(path, fake, clock, s3, fleet).complete == 1
+    assert run_study(path, priced_clients(fake, clock, fleet), s3, clock).complete == 1
 
-    (trial,) = trials(path)
+    (trial,) = study_trials(path)
     ran = [a for job in sorted(fake.jobs(), key=lambda j: j.created) for a in job.attempts]
     seconds = [a.stopped - a.running_since for a in ran]
     entries = trial.user_attrs[attrs.ATTEMPTS_LOG]
@@ -133,9 +112,9 @@ def test_an_instance_without_a_price_is_unpriced_never_free(
     fake.place_on([fleet.hosts["spot"]])
     path = write_batch_study("free", n_trials=2, max_parallel=2,
                              command=f"[python, {QUICK_TRAINER}]")  # fmt: skip
-    summary = run(path, fake, clock, s3, fleet)
+    summary = run_study(path, priced_clients(fake, clock, fleet), s3, clock)
     assert summary.complete == 2 and summary.unpriced == 2 and summary.cost_usd == 0.0
-    for trial in trials(path):
+    for trial in study_trials(path):
         assert attrs.COST_USD not in trial.user_attrs
         assert "no spot price for g5.xlarge in us-east-1a" in trial.user_attrs[attrs.UNPRICED]
     screen = CliRunner().invoke(main, ["status", str(path)]).stdout
@@ -165,7 +144,7 @@ def test_max_cost_stops_proposing_at_the_cap_and_exits_0(
 
     assert result.exit_code == 0, result.output
     assert "max_cost" in result.output and "reached budget.max_cost" in result.output
-    done = trials(path)
+    done = study_trials(path)
     assert all(t.state is TrialState.COMPLETE for t in done) and 5 <= len(done) < 50
     total = sum(t.user_attrs[attrs.COST_USD] for t in done)
     last_ask = max(t.datetime_start for t in done)

@@ -18,16 +18,11 @@ from click.testing import CliRunner
 from optuna.trial import TrialState
 
 from hpo import attrs
-from hpo.backends.batch import make_batch_backend
 from hpo.backends.batch.status import console_url
 from hpo.cli import main
 from hpo.controller.clock import FakeClock
-from hpo.controller.loop import Controller, RunSummary
-from hpo.spec import build
-from hpo.spec.loader import load_study
-from hpo.storage import open_storage
-from hpo.store.s3 import S3Store
-from tests.batch.conftest import BUCKET, IMAGE_TRAINERS, REPO, fake_clients
+from hpo.controller.loop import Controller
+from tests.batch.conftest import BUCKET, IMAGE_TRAINERS, REPO, fake_clients, run_study, study_trials
 from tests.fakes.fake_batch import FakeBatch, JobPlan
 
 SKLEARN_SPACE = """\
@@ -42,24 +37,6 @@ QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 def result_value(s3: Any, study: str, number: int) -> float:
     key = f"runs/{study}/trials/{number}/result.json"
     return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())["value"]
-
-
-def run_controller(study_path: Path, fake: FakeBatch, clock: FakeClock, s3: Any) -> RunSummary:
-    """``hpo run`` through the Controller API with the fake clock."""
-    study = load_study(study_path)
-    optuna_study = build.create_study(study, open_storage(study.storage_url))
-    backend = make_batch_backend(study, clients=fake_clients(fake, clock))
-    store = S3Store.from_uri(study.store_root, client=s3)
-    try:
-        return Controller(optuna_study, study.spec, backend, store, clock=clock).run()
-    finally:
-        backend.close()
-
-
-def trials(study_path: Path) -> list[optuna.trial.FrozenTrial]:
-    study = load_study(study_path)
-    storage = open_storage(study.storage_url)
-    return optuna.load_study(study_name=study.spec.name, storage=storage).trials
 
 
 def test_hpo_run_completes_a_batch_study_with_values_from_s3(
@@ -83,7 +60,7 @@ def test_hpo_run_completes_a_batch_study_with_values_from_s3(
     result = CliRunner().invoke(main, ["run", str(path)])
 
     assert result.exit_code == 0, result.output
-    done = trials(path)
+    done = study_trials(path)
     assert [t.state for t in done] == [TrialState.COMPLETE] * 3
     jobs = {job.name: job for job in fake.jobs()}
     for t in done:
@@ -122,11 +99,11 @@ def test_a_trainer_error_and_a_malformed_result_fail_only_their_trials(
     fake.plan("bt-2-*", JobPlan(env={"FAKE_TRAINER_MODE": "malformed"}))
     path = write_batch_study(n_trials=3, max_parallel=3)
 
-    summary = run_controller(path, fake, clock, s3)
+    summary = run_study(path, fake_clients(fake, clock), s3, clock)
 
     assert (summary.complete, summary.failed) == (3, 2)
     assert fake.calls["SubmitJob"] == 5  # no trial was resubmitted
-    by_number = {t.number: t for t in trials(path)}
+    by_number = {t.number: t for t in study_trials(path)}
     failed, malformed = by_number.pop(1), by_number.pop(2)
     assert failed.state is TrialState.FAIL
     assert failed.user_attrs[attrs.FAIL_REASON] == "Essential container in task exited; exit code 3"
@@ -143,9 +120,10 @@ def test_running_the_same_study_twice_registers_the_job_definition_once(
     fake: FakeBatch, clock: FakeClock, s3: Any, write_batch_study: Callable[..., Path]
 ) -> None:
     command = f"[python, {QUICK_TRAINER}]"
-    first = run_controller(write_batch_study(n_trials=2, command=command), fake, clock, s3)
+    first = run_study(write_batch_study(n_trials=2, command=command),
+                      fake_clients(fake, clock), s3, clock)  # fmt: skip
     again = write_batch_study(n_trials=4, command=command)  # same study, larger budget
-    second = run_controller(again, fake, clock, s3)
+    second = run_study(again, fake_clients(fake, clock), s3, clock)
     assert (first.complete, second.complete) == (2, 4)
     assert fake.calls["RegisterJobDefinition"] == 1
     assert fake.calls["DescribeJobDefinitions"] == 2
@@ -157,7 +135,7 @@ def test_the_log_stream_follows_a_batch_level_retry(
 ) -> None:
     fake.plan("bt-0-1", JobPlan(reclaims=1))
     path = write_batch_study(n_trials=1, max_parallel=1, command=f"[python, {QUICK_TRAINER}]")
-    run_controller(path, fake, clock, s3)
-    (trial,) = trials(path)
+    run_study(path, fake_clients(fake, clock), s3, clock)
+    (trial,) = study_trials(path)
     (job,) = fake.jobs()
     assert trial.user_attrs[attrs.LOG_STREAM] == job.attempts[-1].stream

@@ -9,17 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import optuna
 from optuna.trial import TrialState
 
-from hpo.backends.batch import make_batch_backend
 from hpo.backends.batch.subscription import event_pattern, resource_name
 from hpo.controller.clock import FakeClock
-from hpo.controller.loop import Controller, RunSummary
-from hpo.spec import build
-from hpo.spec.loader import load_study
-from hpo.storage import open_storage
-from hpo.store.s3 import S3Store
 from tests.batch.conftest import (
     EVENTS_PREFIX,
     QUEUE,
@@ -28,28 +21,13 @@ from tests.batch.conftest import (
     STACK_NAME,
     event_clients,
     fake_clients,
+    run_study,
+    study_trials,
 )
 from tests.fakes.fake_batch import FakeBatch, Timings
 
 QUICK_TRAINER = REPO / "tests" / "fakes" / "quick_trainer.py"
 EVENT_STUDY = {"command": f"[python, {QUICK_TRAINER}]", "extra": f"  stack: {STACK_NAME}\n"}
-
-
-def run(path: Path, fake: FakeBatch, clock: FakeClock, s3: Any, clients: Any) -> RunSummary:
-    study = load_study(path)
-    optuna_study = build.create_study(study, open_storage(study.storage_url))
-    backend = make_batch_backend(study, clients=clients)
-    store = S3Store.from_uri(study.store_root, client=s3)
-    try:
-        return Controller(optuna_study, study.spec, backend, store, clock=clock).run()
-    finally:
-        backend.close()
-
-
-def trials(path: Path) -> list[optuna.trial.FrozenTrial]:
-    study = load_study(path)
-    return optuna.load_study(study_name=study.spec.name,
-                             storage=open_storage(study.storage_url)).trials  # fmt: skip
 
 
 def test_a_job_end_reaches_the_controller_at_once_whatever_the_poll_interval(
@@ -62,10 +40,10 @@ def test_a_job_end_reaches_the_controller_at_once_whatever_the_poll_interval(
     fake = make_fake(clock, Timings(submitted=1, runnable=5, starting=2, run=40))
     path = write_batch_study("ev", n_trials=8, max_parallel=4, poll_interval=30, **EVENT_STUDY)
 
-    summary = run(path, fake, clock, s3, event_clients(fake, clock, event_stack))
+    summary = run_study(path, event_clients(fake, clock, event_stack), s3, clock)
 
     assert summary.complete == 8
-    assert all(t.state is TrialState.COMPLETE for t in trials(path))
+    assert all(t.state is TrialState.COMPLETE for t in study_trials(path))
     jobs = sorted(fake.jobs(), key=lambda j: j.created)
     ends = sorted(j.attempts[-1].stopped for j in jobs)
     for job in jobs[4:]:  # each later job was submitted the moment an earlier one ended
@@ -81,7 +59,7 @@ def test_without_a_queue_the_controller_polls_as_before(
 ) -> None:
     path = write_batch_study("poll", n_trials=4, max_parallel=2, poll_interval=30,
                              command=f"[python, {QUICK_TRAINER}]")  # fmt: skip
-    summary = run(path, fake, clock, s3, fake_clients(fake, clock))
+    summary = run_study(path, fake_clients(fake, clock), s3, clock)
     assert summary.complete == 4
     assert fake.calls["DescribeJobs"] >= 4  # every poll describes the jobs
 
@@ -106,7 +84,7 @@ def test_a_queue_of_your_own_is_read_and_kept(
                              command=f"[python, {QUICK_TRAINER}]",
                              extra=f"  events_queue_url: {url}\n")  # fmt: skip
 
-    summary = run(path, fake, clock, s3, event_clients(fake, clock, {}))
+    summary = run_study(path, event_clients(fake, clock, {}), s3, clock)
 
     assert summary.complete == 4 and fake.calls["DescribeJobs"] <= 2
     assert url in sqs.list_queues()["QueueUrls"]  # yours: left in place
