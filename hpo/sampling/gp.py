@@ -5,11 +5,10 @@ maximises log expected improvement (:mod:`hpo.sampling.gp_acquisition`) with the
 trials as pending points, so 32 asks in a row spread over the space instead of piling onto
 one optimum (the kriging believer). It needs only numpy and scipy.
 
-The first ``n_startup_trials`` trials (and later ones until a few results are in) come from
-a scrambled Sobol sequence indexed by trial number, so parallel start-up trials cover the
-space evenly and a resumed study continues the sequence instead of repeating it. The random
-numbers of each later ask are derived from the seed and the trial's number for the same
-reason.
+Until ``n_startup_trials`` results are in, trials come from a scrambled Sobol sequence
+indexed by trial number, so parallel start-up trials cover the space evenly and a resumed
+study continues the sequence instead of repeating it. The random numbers of each later ask
+are derived from the seed and the trial's number for the same reason.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from hpo.sampling.gp_space import UnitSpace
 
 _REFIT_GROWTH = 1.1  # refit the kernel once the history grew by 10% (always below 64 trials)
 _ALWAYS_REFIT_BELOW = 64
-_MIN_RESULTS = 3  # results the GP needs once the start-up trials are asked
 
 
 class GPSampler(BaseSampler):
@@ -92,7 +90,7 @@ class GPSampler(BaseSampler):
         pending = [t for t in trials if t.state is TrialState.RUNNING
                    and t.number != trial.number and _has(t, search_space)]  # fmt: skip
         seen = self._encode(space, complete + pending)
-        if self._starting_up(trial.number, len(complete)):
+        if self._starting_up(len(complete)):
             return space.decode(self._startup_row(space, trial.number, seen))
         x, pending = seen[: len(complete)], seen[len(complete) :]
         y = _standardise(np.array([t.value for t in complete], dtype=float), study.direction)
@@ -168,16 +166,12 @@ class GPSampler(BaseSampler):
             rows.append(row)
         return np.array(rows).reshape(len(rows), space.dim)
 
-    def _starting_up(self, number: int, n_complete: int) -> bool:
-        """Whether trial ``number`` still belongs to the start-up design: the first
-        ``n_startup_trials`` trials do, and later ones until :data:`_MIN_RESULTS` results are
-        in. With many trials in flight, waiting for ``n_startup_trials`` *results* would make
-        every trial asked meanwhile a space-filling one (at 32 in flight about 40 of them);
-        the GP with the running trials as pending points fills space as well, and uses
-        whatever results are in (measured: ``benchmarks/README.md``)."""
-        if n_complete >= max(1, self._n_startup):
-            return False
-        return number < self._n_startup or n_complete < _MIN_RESULTS
+    def _starting_up(self, n_complete: int) -> bool:
+        """Whether the next trial still belongs to the start-up design: until
+        ``n_startup_trials`` results are in. Proposing from the GP once 3 results were in
+        (with the running trials as pending points) was measured and not taken: better on
+        SVC, worse on Hartmann-6 and Styblinski-Tang at 32 in flight (``benchmarks/README.md``)."""
+        return n_complete < max(1, self._n_startup)
 
     def _startup_row(self, space: UnitSpace, number: int, seen: np.ndarray) -> np.ndarray:
         """The Sobol point of this trial number, or a later one where a grid made it a repeat
