@@ -2,6 +2,8 @@
 
     python -m benchmarks.kandasamy [--seeds 10] [--settings ...] [--methods ...] [--raw FILE]
 
+``hpo-optuna_gp`` (Optuna's GPSampler; torch) runs only when named in ``--methods``.
+
 "Parallelised Bayesian Optimisation via Thompson Sampling" compares parallel optimisers on
 functions over [0, 1]^d observed with Gaussian noise, evaluations whose durations are random
 with mean 1 (exponential, half-normal or Pareto), M workers and a budget of T time units. The
@@ -35,7 +37,7 @@ import numpy as np
 import optuna
 
 from benchmarks.problems import hartmann6
-from benchmarks.simstudy import create_study, make_spec
+from benchmarks.simstudy import create_study, make_spec, runnable_methods
 from hpo.backends.base import JobSpec
 from hpo.backends.simulated import SimPlan, SimulatedBackend
 from hpo.controller.clock import FakeClock
@@ -77,6 +79,7 @@ SETTINGS = {
     "h6-pareto-16": Setting("h6-pareto-16", 16, 30.0, 0.05, "pareto"),
 }
 METHODS = ["hpo-auto", "hpo-tpe", "sync-auto", "random", "sequential", "hpo-optuna_gp"]
+DEFAULT_METHODS = METHODS[:-1]  # Optuna's GPSampler needs torch and minutes a run: on request
 
 
 def _noisy(setting: Setting, seed: int) -> Callable[[Mapping[str, Any], int], float]:
@@ -180,11 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=None, choices=METHODS,
+                        help=f"default: {DEFAULT_METHODS}")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--raw", type=Path, help="JSON lines of every run; reused when present")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
+    args.methods = runnable_methods(args.methods or DEFAULT_METHODS, named=args.methods is not None)
     done: dict[tuple[str, str, int], float] = {}
     if args.raw and args.raw.exists():
         for line in args.raw.read_text().splitlines():

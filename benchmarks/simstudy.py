@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +28,20 @@ from hpo.spec.models import StudySpec
 from hpo.store.local import LocalStore
 
 Objective = Callable[[Mapping[str, Any]], float]
+
+
+def runnable_methods(methods: list[str], *, named: bool) -> list[str]:
+    """``methods`` without the ``optuna_gp`` ones when torch is missing: skipped with a note
+    from the default list, refused in one line when the user ``named`` them."""
+    if importlib.util.find_spec("torch") is not None:
+        return methods
+    torch_ones = [m for m in methods if "optuna_gp" in m]
+    if torch_ones and named:
+        sys.exit(f"error: {', '.join(torch_ones)} need torch: pip install 'hpo[optuna-gp]'")
+    if torch_ones:
+        print(f"note: {', '.join(torch_ones)} skipped: they need torch "
+              "(pip install 'hpo[optuna-gp]')", file=sys.stderr)  # fmt: skip
+    return [m for m in methods if m not in torch_ones]
 
 
 def make_spec(
