@@ -141,8 +141,8 @@ def _runner(method: str) -> Callable[[Problem, int, int], Outcome]:
     return lambda p, s, n: run_hpo(p, s, n, int(k), sampler)
 
 
-METHODS = ["tpe-1", "tpe-32", "auto-1", "auto-32", "optuna_gp-32", "random", "sync-tpe-32",
-           "sync-auto-32", "auto-32 @ sync time", "gp-32"]  # fmt: skip
+METHODS = ["tpe-1", "tpe-8", "tpe-32", "auto-1", "auto-8", "auto-32", "optuna_gp-32", "random",
+           "sync-tpe-32", "sync-auto-32", "auto-32 @ sync time", "gp-32"]  # fmt: skip
 QUICK_METHODS = ["tpe-1", "tpe-32", "auto-32", "random", "sync-tpe-32"]  # make bench
 
 
@@ -173,6 +173,7 @@ CHECKS = [
     ("auto-32 beats sync-auto-32 (same trials)", "auto-32", "sync-auto-32", _beats),
     ("auto-32 beats sync-tpe-32 (same trials)", "auto-32", "sync-tpe-32", _beats),
     ("auto-32 beats random", "auto-32", "random", _beats),
+    ("auto-8 beats tpe-8", "auto-8", "tpe-8", _beats),
     ("auto-32 beats sync-auto-32 (same wall-clock)", "auto-32 @ sync time", "sync-auto-32",
      _beats),
     ("auto-32 regret / auto-1 regret", "auto-32", "auto-1", _ratio),
