@@ -7,7 +7,6 @@ and the study as optuna-dashboard's own API serves it.
 
 from __future__ import annotations
 
-import io
 import json
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from optuna.trial import TrialState
 from hpo import attrs
 from hpo.storage import open_storage
 from tests.conftest import REPO, SKLEARN_TRAINER
+from tests.dashboard import dashboard_get
 
 pytestmark = pytest.mark.slow
 
@@ -62,9 +62,9 @@ def run_while_dashboard_reads(
     while proc.poll() is None:
         if journal.exists():
             app = optuna_dashboard.wsgi(str(journal))
-            studies = _dashboard_get(app, "/api/studies")["study_summaries"]
+            studies = dashboard_get(app, "/api/studies")["study_summaries"]
             if studies:
-                detail = _dashboard_get(app, f"/api/studies/{studies[0]['study_id']}")
+                detail = dashboard_get(app, f"/api/studies/{studies[0]['study_id']}")
                 seen.append(len(detail["trials"]))
         time.sleep(0.5)  # a person refreshing the page, not synchronisation
     out, err = proc.communicate()
@@ -126,16 +126,6 @@ def test_trials_carry_job_facts_and_logs(quickstart: dict[str, Any]) -> None:
         assert result["value"] == t.value
 
 
-def _dashboard_get(app: Any, path: str) -> Any:
-    status: list[str] = []
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
-               "SERVER_NAME": "test", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(),
-               "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr}  # fmt: skip
-    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
-    assert status[0].startswith("200"), status
-    return json.loads(body)
-
-
 def test_optuna_dashboard_serves_the_study_from_the_printed_storage(
     quickstart: dict[str, Any],
 ) -> None:
@@ -144,9 +134,9 @@ def test_optuna_dashboard_serves_the_study_from_the_printed_storage(
     printed = next(line.split("storage: ", 1)[1] for line in quickstart["first"].stdout.splitlines()
                    if line.startswith("storage: "))  # fmt: skip
     app = optuna_dashboard.wsgi(printed)  # the same string a user passes to optuna-dashboard
-    summaries = _dashboard_get(app, "/api/studies")["study_summaries"]
+    summaries = dashboard_get(app, "/api/studies")["study_summaries"]
     assert [s["study_name"] for s in summaries] == ["quickstart"]
-    detail = _dashboard_get(app, f"/api/studies/{summaries[0]['study_id']}")
+    detail = dashboard_get(app, f"/api/studies/{summaries[0]['study_id']}")
     trials = detail["trials"]
     assert len(trials) == 24
     for trial in trials:

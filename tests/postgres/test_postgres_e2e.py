@@ -4,20 +4,18 @@ second controller on a study, and a kill-and-resume."""
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from hpo.controller.failpoints import ENV as FAILPOINTS_ENV
+from tests.dashboard import dashboard_get
 
 pytestmark = pytest.mark.slow
 TRAINER = Path(__file__).parents[1] / "data" / "chaos_trainer.py"
@@ -47,16 +45,6 @@ def start(path: Path, failpoints: str = "") -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "hpo", "run", str(path)]
     return subprocess.Popen(command, cwd=path.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
-
-
-def dashboard_get(app: Any, path: str) -> Any:
-    status: list[str] = []
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
-               "SERVER_NAME": "test", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(),
-               "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr}  # fmt: skip
-    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
-    assert status[0].startswith("200"), status
-    return json.loads(body)
 
 
 def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
