@@ -13,6 +13,7 @@ in ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -360,9 +361,10 @@ class Controller:
         timeout); ``stopped_by`` keeps those trials out of ``max_failures``."""
         for f in list(self._inflight.values()):
             self._stop_job(f, reason)
-            try:  # a result that landed since the last poll is kept
-                self._finish(f, TrialState.COMPLETE, outcome=self.results.read(f.number))
-            except InvalidDocument:
+            outcome = valid_or_none(functools.partial(self.results.read, f.number))
+            if outcome is not None:  # a result that landed since the last poll is kept
+                self._finish(f, TrialState.COMPLETE, outcome=outcome)
+            else:
                 f.record(**{attrs.STOPPED_BY: by})
                 self._finish(f, TrialState.FAIL, reason=reason, counted=False)
 

@@ -265,12 +265,9 @@ def create_study(study: StudyFile, storage_obj: optuna.storages.BaseStorage) -> 
         load_if_exists=True,
         **kwargs,
     )
-    choice = None
-    if isinstance(spec.sampler, opt.AutoSamplerSpec):
-        stored = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
-        choice = stored or auto_choice(spec)
+    stored = auto.Choice.from_attr(optuna_study.user_attrs.get(attrs.STUDY_SAMPLER))
     n_trials = len(optuna_study.get_trials(deepcopy=False))
-    optuna_study.sampler = sampler(spec, str(study.path), n_trials=n_trials, choice=choice)
+    optuna_study.sampler = sampler(spec, str(study.path), n_trials=n_trials, choice=stored)
     return optuna_study
 
 
