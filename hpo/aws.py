@@ -62,12 +62,11 @@ def study_client(study: StudyFile, service: str) -> Any:
     backend (the AWS defaults for a local study)."""
     from botocore.exceptions import BotoCoreError
 
-    backend = study.spec.backend
-    batch = backend.type == "batch"
+    backend = study.spec.backend  # a local backend has none of these fields
     hint = "set backend.region/profile in the study file, or AWS_REGION/AWS_PROFILE"
-    region = getattr(backend, "region", None) if batch else None
-    profile = getattr(backend, "profile", None) if batch else None
-    endpoint = getattr(backend, "endpoint_url", None) if batch else None
+    region = getattr(backend, "region", None)
+    profile = getattr(backend, "profile", None)
+    endpoint = getattr(backend, "endpoint_url", None)
     try:
         return client(session(region, profile, hint=hint), service, endpoint_url=endpoint)
     except BotoCoreError as exc:  # e.g. no region anywhere
